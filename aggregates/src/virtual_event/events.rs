@@ -1,0 +1,169 @@
+//! Facts: what happened to a virtual event, as recorded in the event store. Persisted forever,
+//! so each carries an explicit type string and a version, and old versions are upcast on load
+//! (see `upcasters.rs`).
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{MediaKind, Money};
+
+/// Version of `VirtualEventCreated` as written today; every other fact type is still at 1.0.
+pub const CREATED_VERSION: &str = "2.0";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum VirtualEventFact {
+    Created(Created),
+    DetailsUpdated(DetailsUpdated),
+    Rescheduled(Rescheduled),
+    MediaAttached(MediaAttached),
+    Published {
+        at: DateTime<Utc>,
+    },
+    Cancelled {
+        message: String,
+        at: DateTime<Utc>,
+    },
+    DraftDeleted {
+        at: DateTime<Utc>,
+    },
+    GuestsInvited {
+        invitations: Vec<InvitationIssued>,
+        at: DateTime<Utc>,
+    },
+    InvitationRevoked {
+        invitation_id: String,
+        at: DateTime<Utc>,
+    },
+    InvitationAccepted {
+        invitation_id: String,
+        at: DateTime<Utc>,
+    },
+    InvitationDeclined {
+        invitation_id: String,
+        at: DateTime<Utc>,
+    },
+    GuestWaitlisted {
+        invitation_id: String,
+        at: DateTime<Utc>,
+    },
+    /// A seat freed up and the first waitlisted guest took it; `hold_until` is set on a paid
+    /// event, where the promoted guest still has to pay.
+    WaitlistedGuestPromoted {
+        invitation_id: String,
+        hold_until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    /// On a paid event an acceptance holds a seat until `until`, waiting for the payment.
+    SeatHeld {
+        invitation_id: String,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    SeatHoldExpired {
+        invitation_id: String,
+        at: DateTime<Utc>,
+    },
+    TicketPaid {
+        invitation_id: String,
+        payment_reference: String,
+        amount: Money,
+        at: DateTime<Utc>,
+    },
+    DigestSent {
+        attendee_count: u32,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    pub event_id: String,
+    pub organizer: String,
+    pub title: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub duration_minutes: u32,
+    pub capacity: Option<u32>,
+    /// Since version 2.0: any ISO 4217 currency (1.0 had `price_cents`, always USD).
+    pub ticket_price: Option<Money>,
+    pub meeting_url: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Only the fields that changed are present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetailsUpdated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `Some(None)` removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Option<u32>>,
+    /// `Some(None)` makes the event free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_price: Option<Option<Money>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_url: Option<String>,
+}
+
+/// The time moved; kept apart from other edits because every invitee is told about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rescheduled {
+    pub starts_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub duration_minutes: u32,
+    pub previous_starts_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaAttached {
+    pub kind: MediaKind,
+    pub object_key: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+}
+
+/// One new invitation. The token itself is never stored: only its SHA-256, so a leaked event
+/// table does not let anyone answer for a guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationIssued {
+    pub invitation_id: String,
+    pub email: String,
+    pub token_hash: String,
+}
+
+impl DomainEvent for VirtualEventFact {
+    fn event_type(&self) -> String {
+        match self {
+            Self::Created(_) => "VirtualEventCreated",
+            Self::DetailsUpdated(_) => "VirtualEventDetailsUpdated",
+            Self::Rescheduled(_) => "VirtualEventRescheduled",
+            Self::MediaAttached(_) => "VirtualEventMediaAttached",
+            Self::Published { .. } => "VirtualEventPublished",
+            Self::Cancelled { .. } => "VirtualEventCancelled",
+            Self::DraftDeleted { .. } => "VirtualEventDraftDeleted",
+            Self::GuestsInvited { .. } => "GuestsInvited",
+            Self::InvitationRevoked { .. } => "InvitationRevoked",
+            Self::InvitationAccepted { .. } => "InvitationAccepted",
+            Self::InvitationDeclined { .. } => "InvitationDeclined",
+            Self::GuestWaitlisted { .. } => "GuestWaitlisted",
+            Self::WaitlistedGuestPromoted { .. } => "WaitlistedGuestPromoted",
+            Self::SeatHeld { .. } => "SeatHeld",
+            Self::SeatHoldExpired { .. } => "SeatHoldExpired",
+            Self::TicketPaid { .. } => "TicketPaid",
+            Self::DigestSent { .. } => "DigestSent",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        match self {
+            Self::Created(_) => CREATED_VERSION,
+            _ => "1.0",
+        }
+        .to_owned()
+    }
+}
