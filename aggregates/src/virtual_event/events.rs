@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::validation::{MediaKind, Money};
 
-/// Version of `VirtualEventCreated` as written today; every other fact type is still at 1.0.
-pub const CREATED_VERSION: &str = "2.0";
+/// Version of `VirtualEventCreated` as written today; every other fact type is still at 1.0.0.
+pub const CREATED_VERSION: &str = "2.0.0";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum VirtualEventFact {
@@ -162,7 +162,7 @@ impl DomainEvent for VirtualEventFact {
     fn event_version(&self) -> String {
         match self {
             Self::Created(_) => CREATED_VERSION,
-            _ => "1.0",
+            _ => "1.0.0",
         }
         .to_owned()
     }

@@ -60,7 +60,7 @@ mod tests {
 
     fn decode(event: SerializedEvent) -> VirtualEventFact {
         let upcast = upcast(event, &upcasters());
-        assert_eq!(upcast.event_version, "2.0");
+        assert_eq!(upcast.event_version, CREATED_VERSION);
         EventEnvelope::<VirtualEvent>::try_from(upcast).unwrap().payload
     }
 
