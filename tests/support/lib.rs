@@ -1,1 +1,5 @@
+//! Shared test support: a moto server per test binary, stores under test, and fixtures.
 
+pub mod fixtures;
+pub mod moto;
+pub mod stores;
