@@ -111,7 +111,9 @@ pub async fn replay_streams_one_aggregate_or_all_of_them(store: impl StoreUnderT
     repo.persist::<VirtualEvent>(&[d1.clone(), d2.clone()], None)
         .await
         .unwrap();
-    repo.persist::<VirtualEvent>(&[e1.clone()], None).await.unwrap();
+    repo.persist::<VirtualEvent>(std::slice::from_ref(&e1), None)
+        .await
+        .unwrap();
     assert_eq!(replayed(&repo, Some("ev-d")).await, vec![key(&d1), key(&d2)]);
     let mut all = replayed(&repo, None).await;
     // DynamoDB's replay is a Scan, in no particular order across aggregates.

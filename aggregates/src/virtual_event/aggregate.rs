@@ -349,7 +349,7 @@ impl VirtualEvent {
         let rescheduled = (starts_at != current.starts_at
             || time_zone != current.time_zone
             || duration_minutes != current.duration_minutes)
-            .then(|| Rescheduled {
+            .then_some(Rescheduled {
                 starts_at,
                 time_zone,
                 duration_minutes,

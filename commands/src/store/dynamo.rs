@@ -39,7 +39,10 @@ pub fn dynamo_repository(client: Client, tables: &DynamoTables) -> DynamoEventRe
 
 /// Creates both tables if they do not exist. The event table streams new images: that stream
 /// feeds every projection (dynamo-es's sample template enables none).
-pub async fn create_tables(client: &Client, tables: &DynamoTables) -> Result<(), SdkError<CreateTableError>> {
+pub async fn create_tables(
+    client: &Client,
+    tables: &DynamoTables,
+) -> Result<(), Box<SdkError<CreateTableError>>> {
     let pk = "AggregateTypeAndId";
     let events = client
         .create_table()
@@ -72,13 +75,13 @@ pub async fn create_tables(client: &Client, tables: &DynamoTables) -> Result<(),
 
 fn ignore_existing<T>(
     result: Result<T, SdkError<CreateTableError>>,
-) -> Result<(), SdkError<CreateTableError>> {
+) -> Result<(), Box<SdkError<CreateTableError>>> {
     match result {
         Ok(_) => Ok(()),
         Err(SdkError::ServiceError(e)) if matches!(e.err(), CreateTableError::ResourceInUseException(_)) => {
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(Box::new(e)),
     }
 }
 

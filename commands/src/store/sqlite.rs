@@ -98,8 +98,10 @@ pub struct SqliteEventRepository {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    // Readers are declared (so dropped) before the writer: the last connection to close
+    // checkpoints the write-ahead log, and only the writer can.
     readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Connection>,
     options: SqliteOptions,
     head: watch::Sender<u64>,
 }
@@ -189,11 +191,7 @@ impl SqliteEventRepository {
                 "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
                  FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![position, limit], |row| {
-                let position: u64 = row.get(0)?;
-                Ok(row_to_event(row, 1)?.map(|event| RecordedFact::new(Some(position), event)))
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()
+            stmt.query_map(params![position, limit], row_to_fact)?.collect::<Result<Vec<_>, _>>()
         })
         .await?
         .into_iter()
@@ -253,26 +251,46 @@ impl SqliteEventRepository {
         .map_err(unknown)?
     }
 
-    async fn events_where(
+    /// Every fact of one aggregate with its global position, in sequence order.
+    pub async fn aggregate_history(
         &self,
-        aggregate_type: &'static str,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedFact>, PersistenceError> {
+        self.facts_after(aggregate_type, aggregate_id, 0).await
+    }
+
+    async fn facts_after(
+        &self,
+        aggregate_type: &str,
         aggregate_id: &str,
         after_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let aggregate_id = aggregate_id.to_owned();
+    ) -> Result<Vec<RecordedFact>, PersistenceError> {
+        let (aggregate_type, aggregate_id) = (aggregate_type.to_owned(), aggregate_id.to_owned());
         let after = i64::try_from(after_sequence).unwrap_or(i64::MAX);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+                "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
                  FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence > ?3 ORDER BY sequence",
             )?;
-            let rows = stmt.query_map(params![aggregate_type, aggregate_id, after], |row| row_to_event(row, 0))?;
-            rows.collect::<Result<Vec<_>, _>>()
+            stmt.query_map(params![aggregate_type, aggregate_id, after], row_to_fact)?.collect::<Result<Vec<_>, _>>()
         })
         .await?
         .into_iter()
         .map(|r| r.map_err(PersistenceError::from))
         .collect()
+    }
+
+    async fn events_after(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        after_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let facts = self
+            .facts_after(aggregate_type, aggregate_id, after_sequence)
+            .await?;
+        Ok(facts.into_iter().map(SerializedEvent::from).collect())
     }
 
     async fn replay(&self, filter: Option<String>, aggregate_type: &'static str) -> ReplayStream {
@@ -305,29 +323,28 @@ impl SqliteEventRepository {
     }
 }
 
-/// Decodes the seven event columns starting at `first`; the JSON is parsed separately so a
-/// corrupt payload surfaces as a deserialization error, not a database error.
-fn row_to_event(
-    row: &rusqlite::Row<'_>,
-    first: usize,
-) -> rusqlite::Result<Result<SerializedEvent, serde_json::Error>> {
-    let aggregate_type: String = row.get(first)?;
-    let aggregate_id: String = row.get(first + 1)?;
-    let sequence: usize = row.get(first + 2)?;
-    let event_type: String = row.get(first + 3)?;
-    let event_version: String = row.get(first + 4)?;
-    let payload: String = row.get(first + 5)?;
-    let metadata: String = row.get(first + 6)?;
-    let decode = || -> Result<SerializedEvent, serde_json::Error> {
-        Ok(SerializedEvent::new(
+/// Decodes `position` and the seven event columns; the JSON is parsed separately so a corrupt
+/// payload surfaces as a deserialization error, not a database error.
+fn row_to_fact(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RecordedFact, serde_json::Error>> {
+    let position: u64 = row.get(0)?;
+    let aggregate_type: String = row.get(1)?;
+    let aggregate_id: String = row.get(2)?;
+    let sequence: usize = row.get(3)?;
+    let event_type: String = row.get(4)?;
+    let event_version: String = row.get(5)?;
+    let payload: String = row.get(6)?;
+    let metadata: String = row.get(7)?;
+    let decode = || -> Result<RecordedFact, serde_json::Error> {
+        Ok(RecordedFact {
+            position: Some(position),
+            aggregate_type,
             aggregate_id,
             sequence,
-            aggregate_type,
             event_type,
             event_version,
-            serde_json::from_str(&payload)?,
-            serde_json::from_str(&metadata)?,
-        ))
+            payload: serde_json::from_str(&payload)?,
+            metadata: serde_json::from_str(&metadata)?,
+        })
     };
     Ok(decode())
 }
@@ -341,7 +358,7 @@ impl PersistedEventRepository for SqliteEventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.events_where(A::TYPE, aggregate_id, 0).await
+        self.events_after(A::TYPE, aggregate_id, 0).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -349,7 +366,7 @@ impl PersistedEventRepository for SqliteEventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.events_where(A::TYPE, aggregate_id, last_sequence).await
+        self.events_after(A::TYPE, aggregate_id, last_sequence).await
     }
 
     async fn get_snapshot<A: Aggregate>(

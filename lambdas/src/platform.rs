@@ -1,0 +1,78 @@
+//! The local platform's composition: the embedded adapters wired to the same command service
+//! the Lambdas use. Built once at start-up and shared by every request.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use slsplay_aggregates::SystemClock;
+use slsplay_aggregates::virtual_event::{
+    InvitationTokens, MIN_SECRET_BYTES, VirtualEvent, VirtualEventServices, upcasters,
+};
+use slsplay_commands::CommandService;
+use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
+
+use crate::config::DataDir;
+
+pub type LocalCommands = CommandService<VirtualEvent, SqliteEventRepository>;
+
+pub struct Platform {
+    pub store: SqliteEventRepository,
+    pub commands: Arc<LocalCommands>,
+}
+
+impl Platform {
+    pub fn open(data_dir: &DataDir, durability: Durability) -> anyhow::Result<Self> {
+        fs::create_dir_all(&data_dir.path)
+            .with_context(|| format!("creating the data folder {}", data_dir.path.display()))?;
+        let options = SqliteOptions {
+            durability,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteEventRepository::open(data_dir.event_store(), options)
+            .with_context(|| format!("opening the event store {}", data_dir.event_store().display()))?;
+        let tokens = InvitationTokens::new(&invitation_secret(data_dir)?)?;
+        let clock = Arc::new(SystemClock);
+        let services = VirtualEventServices::new(clock.clone(), tokens);
+        let commands = CommandService::new(store.clone(), upcasters(), services, clock);
+        Ok(Self {
+            store,
+            commands: Arc::new(commands),
+        })
+    }
+}
+
+/// The key of invitation tokens: `SLSPLAY_INVITATION_SECRET` (base64url) when set, else a
+/// random key made on first start and kept in the data folder (readable by its owner only),
+/// so links sent before a restart keep working.
+fn invitation_secret(data_dir: &DataDir) -> anyhow::Result<Vec<u8>> {
+    if let Ok(encoded) = std::env::var("SLSPLAY_INVITATION_SECRET") {
+        return URL_SAFE_NO_PAD
+            .decode(encoded.trim())
+            .context("SLSPLAY_INVITATION_SECRET must be base64url without padding");
+    }
+    let path = data_dir.invitation_secret();
+    match fs::read_to_string(&path) {
+        Ok(encoded) => URL_SAFE_NO_PAD
+            .decode(encoded.trim())
+            .with_context(|| format!("{} is corrupt", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; MIN_SECRET_BYTES];
+            getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness for the secret: {e}"))?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            writeln!(file, "{}", URL_SAFE_NO_PAD.encode(&secret))?;
+            file.sync_all()?;
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
