@@ -1,1 +1,310 @@
-fn main() {}
+//! Command throughput on the embedded store, next to raw SQLite inserts of the same rows in the
+//! same run, and the cost of loading an aggregate with 1,000 facts.
+//!
+//! Run with: cargo bench -p slsplay-commands --bench command_throughput
+//! (figures go to the README; nothing here asserts a speed).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use slsplay_aggregates::FixedClock;
+use slsplay_aggregates::virtual_event::{
+    CreateEvent, InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand,
+    VirtualEventServices, invitation_id, upcasters,
+};
+use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
+use slsplay_commands::{CommandContext, CommandService};
+
+const EVENTS: usize = 1_000;
+const COMMANDS: usize = 10_000;
+const SECRET: [u8; 32] = [9; 32];
+
+type Service = CommandService<VirtualEvent, SqliteEventRepository>;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn service(repo: SqliteEventRepository) -> Service {
+    let clock = Arc::new(FixedClock::at(now()));
+    let tokens = InvitationTokens::new(&SECRET).unwrap();
+    CommandService::new(
+        repo,
+        upcasters(),
+        VirtualEventServices::new(clock.clone(), tokens),
+        clock,
+    )
+}
+
+fn create(id: &str, capacity: Option<u32>) -> VirtualEventCommand {
+    VirtualEventCommand::CreateEvent(CreateEvent {
+        event_id: id.into(),
+        organizer: "org".into(),
+        title: "Benchmark night".into(),
+        description: "A description of moderate length, as organizers write them.".into(),
+        starts_at: now() + chrono::Duration::days(30),
+        time_zone: "Europe/Madrid".into(),
+        duration_minutes: 60,
+        capacity,
+        ticket_price: None,
+        meeting_url: "https://meet.example.com/bench".into(),
+    })
+}
+
+fn guest(event: usize, i: usize) -> String {
+    format!("guest{i}.of.{event}@example.com")
+}
+
+/// Per event: 5 Invite commands of 2 guests each, then 5 acceptances; 10 commands per event.
+fn workload() -> Vec<(String, VirtualEventCommand)> {
+    let tokens = InvitationTokens::new(&SECRET).unwrap();
+    let mut commands = Vec::with_capacity(COMMANDS);
+    for round in 0..COMMANDS / EVENTS {
+        for e in 0..EVENTS {
+            let id = format!("ev{e}");
+            let command = if round < 5 {
+                let emails = vec![guest(e, 2 * round), guest(e, 2 * round + 1)];
+                VirtualEventCommand::Invite {
+                    organizer: "org".into(),
+                    emails,
+                }
+            } else {
+                let email = guest(e, 2 * (round - 5));
+                let token = tokens.token_for(&id, &invitation_id(&id, &email));
+                VirtualEventCommand::Rsvp {
+                    credential: InvitationCredential::Token(token),
+                    answer: RsvpAnswer::Accept,
+                }
+            };
+            commands.push((id, command));
+        }
+    }
+    commands
+}
+
+fn options(durability: Durability) -> SqliteOptions {
+    SqliteOptions {
+        durability,
+        ..SqliteOptions::default()
+    }
+}
+
+async fn run_commands(
+    commands: Arc<Service>,
+    work: Vec<(String, VirtualEventCommand)>,
+    concurrency: usize,
+) -> Duration {
+    let queue = Arc::new(std::sync::Mutex::new(work.into_iter()));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (queue, commands) = (queue.clone(), commands.clone());
+        workers.spawn(async move {
+            let context = CommandContext::new("bench");
+            loop {
+                let next = queue.lock().unwrap().next();
+                let Some((id, command)) = next else { break };
+                let committed = commands
+                    .execute(&id, command, &context)
+                    .await
+                    .expect("command succeeds");
+                assert_eq!(committed.facts.len(), 1);
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    started.elapsed()
+}
+
+/// Inserts the given rows into a fresh events table, one transaction per row as each command
+/// commits, or all in one transaction: the floor and the ceiling of what SQLite itself does.
+fn raw_inserts(rows: &[[String; 7]], durability: Durability, per_row: bool) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("raw.sqlite3");
+    drop(SqliteEventRepository::open(&path, options(durability)).unwrap()); // same schema
+    let mut conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    let sync = if durability == Durability::Full {
+        "FULL"
+    } else {
+        "NORMAL"
+    };
+    conn.pragma_update(None, "synchronous", sync).unwrap();
+    let sql = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    let started = Instant::now();
+    if per_row {
+        for r in rows {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            tx.prepare_cached(sql)
+                .unwrap()
+                .execute(params![r[0], r[1], r[2], r[3], r[4], r[5], r[6]])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+    } else {
+        let tx = conn.transaction().unwrap();
+        for r in rows {
+            tx.prepare_cached(sql)
+                .unwrap()
+                .execute(params![r[0], r[1], r[2], r[3], r[4], r[5], r[6]])
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    started.elapsed()
+}
+
+fn rows_after(path: &std::path::Path, position: u64) -> Vec<[String; 7]> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+             FROM events WHERE position > ?1 ORDER BY position",
+        )
+        .unwrap();
+    stmt.query_map([position], |r| {
+        Ok([
+            r.get(0)?,
+            r.get(1)?,
+            r.get::<_, i64>(2)?.to_string(),
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ])
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn per_second(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+async fn throughput(durability: Durability, concurrency: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let repo = SqliteEventRepository::open(&path, options(durability)).unwrap();
+    let commands = Arc::new(service(repo.clone()));
+    let context = CommandContext::new("bench");
+    for e in 0..EVENTS {
+        let id = format!("ev{e}");
+        commands.execute(&id, create(&id, None), &context).await.unwrap();
+        commands
+            .execute(
+                &id,
+                VirtualEventCommand::Publish {
+                    organizer: "org".into(),
+                },
+                &context,
+            )
+            .await
+            .unwrap();
+    }
+    let before = repo.head();
+    let elapsed = run_commands(commands, workload(), concurrency).await;
+    let rows = rows_after(&path, before);
+    assert_eq!(rows.len(), COMMANDS);
+    let raw_per_row = raw_inserts(&rows, durability, true);
+    let raw_batched = raw_inserts(&rows, durability, false);
+    let (ours, raw) = (per_second(COMMANDS, elapsed), per_second(rows.len(), raw_per_row));
+    println!(
+        "| {durability:?} | {concurrency} | {ours:>8.0} | {raw:>8.0} | {:>9.0} | {:.2}x |",
+        per_second(rows.len(), raw_batched),
+        ours / raw
+    );
+}
+
+async fn load_1k_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo =
+        SqliteEventRepository::open(dir.path().join("events.sqlite3"), options(Durability::Normal)).unwrap();
+    let commands = service(repo);
+    let context = CommandContext::new("bench");
+    let id = "big";
+    commands.execute(id, create(id, None), &context).await.unwrap();
+    commands
+        .execute(
+            id,
+            VirtualEventCommand::Publish {
+                organizer: "org".into(),
+            },
+            &context,
+        )
+        .await
+        .unwrap();
+    let tokens = InvitationTokens::new(&SECRET).unwrap();
+    for batch in 0..10 {
+        let emails = (0..100).map(|i| guest(0, batch * 100 + i)).collect();
+        commands
+            .execute(
+                id,
+                VirtualEventCommand::Invite {
+                    organizer: "org".into(),
+                    emails,
+                },
+                &context,
+            )
+            .await
+            .unwrap();
+    }
+    // Accept and decline in turn until the event has 1,000 facts.
+    let mut version = 12;
+    let mut i = 0;
+    while version < 1_000 {
+        let email = guest(0, i % 1_000);
+        let token = tokens.token_for(id, &invitation_id(id, &email));
+        let answer = if (i / 1_000) % 2 == 0 {
+            RsvpAnswer::Accept
+        } else {
+            RsvpAnswer::Decline
+        };
+        let rsvp = VirtualEventCommand::Rsvp {
+            credential: InvitationCredential::Token(token),
+            answer,
+        };
+        version = commands.execute(id, rsvp, &context).await.unwrap().version;
+        i += 1;
+    }
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let (_, v) = commands.load(id).await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(v, 1_000);
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "\nLoad of one aggregate with 1,000 facts (200 loads): p50 {:.2} ms, p99 {:.2} ms, min {:.2} ms",
+        ms(times[100]),
+        ms(times[198]),
+        ms(times[0])
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!("{COMMANDS} Invite/Rsvp commands over {EVENTS} events (one fact each), per second:\n");
+        println!("| durability | concurrency | commands/s | raw inserts/s (1 tx per row) | raw inserts/s (1 tx) | commands / raw per-row |");
+        println!("|---|---|---|---|---|---|");
+        for durability in [Durability::Full, Durability::Normal] {
+            for concurrency in [1, 8] {
+                throughput(durability, concurrency).await;
+            }
+        }
+        load_1k_facts().await;
+    });
+}

@@ -66,6 +66,25 @@ pub async fn appended_facts_load_back_in_order(store: impl StoreUnderTest) {
     );
 }
 
+pub async fn an_aggregate_with_more_than_a_megabyte_of_facts_loads_completely(store: impl StoreUnderTest) {
+    // DynamoDB answers a query with at most 1 MB: a load must page through the rest.
+    let repo = store.open();
+    let pad = "x".repeat(100_000);
+    let facts: Vec<_> = (1..=15)
+        .map(|n| {
+            let mut f = fact("ev-big", n, u32::try_from(n).unwrap());
+            f.metadata = json!({ "pad": pad });
+            f
+        })
+        .collect();
+    repo.persist::<VirtualEvent>(&facts, None).await.unwrap();
+    assert_eq!(repo.get_events::<VirtualEvent>("ev-big").await.unwrap(), facts);
+    assert_eq!(
+        repo.get_last_events::<VirtualEvent>("ev-big", 2).await.unwrap(),
+        facts[2..]
+    );
+}
+
 pub async fn a_second_writer_at_the_same_sequence_conflicts_and_writes_nothing(store: impl StoreUnderTest) {
     let (first, second) = (store.open(), store.open());
     first
@@ -290,6 +309,7 @@ macro_rules! contract {
 
 contract!(
     appended_facts_load_back_in_order,
+    an_aggregate_with_more_than_a_megabyte_of_facts_loads_completely,
     a_second_writer_at_the_same_sequence_conflicts_and_writes_nothing,
     aggregates_do_not_see_each_others_facts,
     replay_streams_one_aggregate_or_all_of_them,

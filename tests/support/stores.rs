@@ -60,7 +60,7 @@ impl DynamoStore {
 }
 
 impl StoreUnderTest for DynamoStore {
-    type Repo = dynamo_es::DynamoEventRepository;
+    type Repo = slsplay_commands::store::DynamoRepository;
     fn open(&self) -> Self::Repo {
         dynamo_repository(crate::moto::moto().dynamodb(), &self.tables)
     }

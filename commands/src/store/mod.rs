@@ -4,5 +4,5 @@
 pub mod dynamo;
 pub mod sqlite;
 
-pub use dynamo::{DynamoTables, create_tables, dynamo_repository};
+pub use dynamo::{DynamoRepository, DynamoTables, create_tables, dynamo_repository};
 pub use sqlite::{Durability, SqliteEventRepository, SqliteOptions};
