@@ -2,6 +2,10 @@
 //! lets it decide, commits the facts with the caller's metadata, and retries on an
 //! optimistic-concurrency conflict, so concurrent callers never see a conflict they did not
 //! ask for (an explicit expected version).
+//!
+//! Loads start from an in-memory copy of recently used aggregates and read only the facts
+//! committed since (by anyone), instead of replaying every fact on every command. That copy is
+//! always an exact replay of stored facts: it is only updated with facts that were committed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope};
 use slsplay_aggregates::Clock;
+use slsplay_aggregates::history::upcast;
 
 /// Who asked, and which request this belongs to; stored with every fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +100,13 @@ impl RetryPolicy {
     }
 }
 
+/// How many aggregates the service keeps in memory by default.
+pub const DEFAULT_CACHED_AGGREGATES: usize = 10_000;
+
 pub struct CommandService<A: Aggregate, R: PersistedEventRepository> {
-    store: PersistedEventStore<R, A>,
+    repository: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+    cache: AggregateCache<A>,
     services: A::Services,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
@@ -106,20 +116,22 @@ pub struct CommandService<A: Aggregate, R: PersistedEventRepository> {
 
 impl<A, R> CommandService<A, R>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Command: Clone,
     R: PersistedEventRepository,
 {
-    /// Uses cqrs-es's plain event store (every load replays the aggregate's facts): its
-    /// snapshot store applies new facts twice in cqrs-es 0.5.0.
+    /// Facts are read through `upcasters`. cqrs-es's snapshot stores are not used: in 0.5.0
+    /// they apply new facts twice; the in-memory copy serves their purpose.
     pub fn new(
         repository: R,
-        upcasters: Vec<Box<dyn cqrs_es::persist::EventUpcaster>>,
+        upcasters: Vec<Box<dyn EventUpcaster>>,
         services: A::Services,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            store: PersistedEventStore::new_event_store(repository).with_upcasters(upcasters),
+            repository,
+            upcasters,
+            cache: AggregateCache::new(DEFAULT_CACHED_AGGREGATES),
             services,
             clock,
             retry: RetryPolicy::default(),
@@ -130,6 +142,12 @@ where
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// How many aggregates to keep in memory (0: load every aggregate from its first fact).
+    pub fn with_cached_aggregates(mut self, capacity: usize) -> Self {
+        self.cache = AggregateCache::new(capacity);
         self
     }
 
@@ -197,12 +215,7 @@ where
         context: &CommandContext,
         expected_version: Option<usize>,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
-        let mut loaded = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(CommandError::Store)?;
-        let version = loaded.current_sequence;
+        let (mut aggregate, version) = self.load(aggregate_id).await?;
         if let Some(expected) = expected_version
             && expected != version
         {
@@ -211,9 +224,9 @@ where
                 actual: version,
             });
         }
+        // `handle` works on a copy: facts it writes before refusing never reach the cache.
         let sink = EventSink::default();
-        loaded
-            .aggregate()
+        aggregate
             .handle(command, &self.services, &sink)
             .await
             .map_err(CommandError::Rejected)?;
@@ -232,31 +245,116 @@ where
             ),
             (metadata::RECORDED_AT.to_owned(), self.clock.now().to_rfc3339()),
         ]);
-        let facts = self
-            .store
-            .commit(facts, loaded, metadata)
+        let facts: Vec<EventEnvelope<A>> = facts
+            .into_iter()
+            .zip(version + 1..)
+            .map(|(payload, sequence)| EventEnvelope {
+                aggregate_id: aggregate_id.to_owned(),
+                sequence,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let serialized = facts
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, PersistenceError>>()
+            .map_err(store_error)?;
+        self.repository
+            .persist::<A>(&serialized, None)
             .await
-            .map_err(CommandError::Store)?;
-        let version = facts.last().map_or(version, |f| f.sequence);
+            .map_err(store_error)?;
+        let version = version + facts.len();
+        self.cache.put(aggregate_id, aggregate, version);
         Ok(Committed { version, facts })
     }
 
-    /// The aggregate's current state and version, straight from its facts.
+    /// The aggregate's current state and version: the in-memory copy, caught up with the
+    /// facts committed since (by this process or any other), or a replay from the first fact.
     pub async fn load(&self, aggregate_id: &str) -> Result<(A, usize), CommandError<A::Error>> {
-        let loaded = self
-            .store
-            .load_aggregate(aggregate_id)
+        let cached = self.cache.get(aggregate_id);
+        let was_cached = cached.is_some();
+        let (mut aggregate, mut version) = cached.unwrap_or_default();
+        let newer = self
+            .repository
+            .get_last_events::<A>(aggregate_id, version)
             .await
-            .map_err(CommandError::Store)?;
-        Ok((loaded.aggregate, loaded.current_sequence))
+            .map_err(store_error)?;
+        let caught_up = !newer.is_empty();
+        for envelope in self.decode(newer)? {
+            version = envelope.sequence;
+            aggregate.apply(envelope.payload);
+        }
+        if caught_up || !was_cached {
+            self.cache.put(aggregate_id, aggregate.clone(), version);
+        }
+        Ok((aggregate, version))
     }
 
     /// Every fact of one aggregate, upcast, in order.
     pub async fn history(&self, aggregate_id: &str) -> Result<Vec<EventEnvelope<A>>, CommandError<A::Error>> {
-        self.store
-            .load_events(aggregate_id)
+        let facts = self
+            .repository
+            .get_events::<A>(aggregate_id)
             .await
-            .map_err(CommandError::Store)
+            .map_err(store_error)?;
+        self.decode(facts)
+    }
+
+    fn decode(&self, facts: Vec<SerializedEvent>) -> Result<Vec<EventEnvelope<A>>, CommandError<A::Error>> {
+        facts
+            .into_iter()
+            .map(|f| EventEnvelope::try_from(upcast(f, &self.upcasters)).map_err(store_error))
+            .collect()
+    }
+}
+
+fn store_error<E: std::error::Error>(e: PersistenceError) -> CommandError<E> {
+    CommandError::Store(e.into())
+}
+
+/// Recently used aggregates with their versions. Bounded: past capacity an arbitrary entry
+/// makes room, which costs only a replay the next time that aggregate is used.
+struct AggregateCache<A> {
+    entries: Mutex<HashMap<String, (A, usize)>>,
+    capacity: usize,
+}
+
+impl<A: Clone> AggregateCache<A> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn get(&self, aggregate_id: &str) -> Option<(A, usize)> {
+        self.entries
+            .lock()
+            .expect("cache poisoned")
+            .get(aggregate_id)
+            .cloned()
+    }
+
+    /// Keeps the newer of what is cached and what is offered.
+    fn put(&self, aggregate_id: &str, aggregate: A, version: usize) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("cache poisoned");
+        if entries
+            .get(aggregate_id)
+            .is_some_and(|(_, cached)| *cached >= version)
+        {
+            return;
+        }
+        if entries.len() >= self.capacity && !entries.contains_key(aggregate_id) {
+            let evicted = entries.keys().next().cloned();
+            if let Some(key) = evicted {
+                entries.remove(&key);
+            }
+        }
+        entries.insert(aggregate_id.to_owned(), (aggregate, version));
     }
 }
 

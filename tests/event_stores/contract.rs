@@ -290,6 +290,37 @@ pub async fn a_rejected_command_records_nothing(store: impl StoreUnderTest) {
     assert_eq!(commands.history("ev-k").await.unwrap().len(), 1);
 }
 
+pub async fn a_cached_aggregate_catches_up_with_commits_from_elsewhere(store: impl StoreUnderTest) {
+    let clock = FixedClock::at(now());
+    let (here, elsewhere) = (service(store.open(), &clock), service(store.open(), &clock));
+    let context = CommandContext::new(ORGANIZER);
+    here.execute("ev-l", fixtures::create("ev-l", Some(1)), &context)
+        .await
+        .unwrap();
+    here.execute("ev-l", fixtures::publish(), &context).await.unwrap();
+    elsewhere
+        .execute("ev-l", fixtures::invite((0..2).map(guest)), &context)
+        .await
+        .unwrap();
+    for i in 0..2 {
+        let rsvp = VirtualEventCommand::Rsvp {
+            credential: fixtures::token("ev-l", &guest(i)),
+            answer: slsplay_aggregates::virtual_event::RsvpAnswer::Accept,
+        };
+        here.execute("ev-l", rsvp, &context).await.unwrap();
+    }
+    let (cached, version) = here.load("ev-l").await.unwrap();
+    let (other, _) = elsewhere.load("ev-l").await.unwrap();
+    let replayed = slsplay_aggregates::history::rebuild::<VirtualEvent>(
+        store.open().get_events::<VirtualEvent>("ev-l").await.unwrap(),
+        &slsplay_aggregates::virtual_event::upcasters(),
+    )
+    .unwrap();
+    assert_eq!(version, 5);
+    assert_eq!((&cached, &other), (&replayed.state, &replayed.state));
+    assert_eq!((cached.seats_taken(), cached.waitlist.len()), (1, 1));
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -319,4 +350,5 @@ contract!(
     an_expected_version_that_moved_on_is_refused,
     old_fact_versions_are_upcast_on_load,
     a_rejected_command_records_nothing,
+    a_cached_aggregate_catches_up_with_commits_from_elsewhere,
 );

@@ -7,6 +7,8 @@
 //! visible in position order. A rolled-back transaction leaves a gap that is never filled,
 //! which followers simply step over.
 
+mod writer;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,10 +17,11 @@ use cqrs_es::Aggregate;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
 use slsplay_aggregates::history::RecordedFact;
 use tokio::sync::watch;
+use writer::{Commit, FactRow, SnapshotRow, Writer};
 
 const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS events (
@@ -101,9 +104,9 @@ struct Inner {
     // Readers are declared (so dropped) before the writer: the last connection to close
     // checkpoints the write-ahead log, and only the writer can.
     readers: Mutex<Vec<Connection>>,
-    writer: Mutex<Connection>,
+    writer: Writer,
     options: SqliteOptions,
-    head: watch::Sender<u64>,
+    head: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for SqliteEventRepository {
@@ -136,12 +139,13 @@ impl SqliteEventRepository {
         let readers = (0..options.readers.max(1))
             .map(|_| Self::connect(&path, &options, read_flags))
             .collect::<Result<Vec<_>, _>>()?;
-        let (head, _) = watch::channel(head);
+        let head = Arc::new(watch::channel(head).0);
+        let writer = Writer::spawn(writer, head.clone()).map_err(connection_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
+                writer,
                 options,
                 head,
             }),
@@ -232,20 +236,6 @@ impl SqliteEventRepository {
                 pool.push(conn);
             }
             result
-        })
-        .await
-        .map_err(unknown)?
-    }
-
-    async fn write<T, F>(&self, f: F) -> Result<T, PersistenceError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, PersistenceError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().expect("writer poisoned");
-            f(&mut conn)
         })
         .await
         .map_err(unknown)?
@@ -349,10 +339,6 @@ fn row_to_fact(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RecordedFact,
     Ok(decode())
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
-}
-
 impl PersistedEventRepository for SqliteEventRepository {
     async fn get_events<A: Aggregate>(
         &self,
@@ -401,51 +387,32 @@ impl PersistedEventRepository for SqliteEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        let rows = events
+        let number = |n: usize| i64::try_from(n).map_err(|e| PersistenceError::UnknownError(Box::new(e)));
+        let facts = events
             .iter()
             .map(|e| {
-                Ok((
-                    e.clone(),
-                    serde_json::to_string(&e.payload)?,
-                    serde_json::to_string(&e.metadata)?,
-                ))
+                Ok(FactRow {
+                    aggregate_type: e.aggregate_type.clone(),
+                    aggregate_id: e.aggregate_id.clone(),
+                    sequence: number(e.sequence)?,
+                    event_type: e.event_type.clone(),
+                    event_version: e.event_version.clone(),
+                    payload: serde_json::to_string(&e.payload)?,
+                    metadata: serde_json::to_string(&e.metadata)?,
+                })
             })
             .collect::<Result<Vec<_>, PersistenceError>>()?;
-        let last_sequence = events.last().map(|e| e.sequence);
-        let inner = self.inner.clone();
-        let head = self
-            .write(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(connection_error)?;
-                {
-                    let mut insert = tx
-                        .prepare_cached(
-                            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        )
-                        .map_err(unknown)?;
-                    for (e, payload, metadata) in &rows {
-                        let sequence = i64::try_from(e.sequence).map_err(unknown)?;
-                        insert
-                            .execute(params![e.aggregate_type, e.aggregate_id, sequence, e.event_type, e.event_version, payload, metadata])
-                            .map_err(|err| if is_unique_violation(&err) { PersistenceError::OptimisticLockError } else { unknown(err) })?;
-                    }
-                }
-                if let Some((aggregate_id, payload, version)) = snapshot_update {
-                    save_snapshot::<A>(&tx, &aggregate_id, &payload, version, last_sequence.unwrap_or_default())?;
-                }
-                let head: i64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0)).map_err(unknown)?;
-                tx.commit().map_err(unknown)?;
-                Ok(u64::try_from(head).unwrap_or_default())
-            })
-            .await?;
-        inner.head.send_if_modified(|current| {
-            let moved = head > *current;
-            *current = (*current).max(head);
-            moved
-        });
-        Ok(())
+        let snapshot = match snapshot_update {
+            Some((aggregate_id, payload, version)) => Some(SnapshotRow {
+                aggregate_type: A::TYPE.to_owned(),
+                aggregate_id,
+                payload: serde_json::to_string(&payload)?,
+                version: number(version)?,
+                last_sequence: number(events.last().map_or(0, |e| e.sequence))?,
+            }),
+            None => None,
+        };
+        self.inner.writer.commit(Commit { facts, snapshot }).await
     }
 
     async fn stream_events<A: Aggregate>(
@@ -457,46 +424,5 @@ impl PersistedEventRepository for SqliteEventRepository {
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         Ok(self.replay(None, A::TYPE).await)
-    }
-}
-
-/// Snapshots are optimistic too: version N replaces only version N-1.
-fn save_snapshot<A: Aggregate>(
-    tx: &rusqlite::Transaction<'_>,
-    aggregate_id: &str,
-    payload: &Value,
-    version: usize,
-    last_sequence: usize,
-) -> Result<(), PersistenceError> {
-    let payload = serde_json::to_string(payload)?;
-    let (version, last_sequence) = (
-        i64::try_from(version).map_err(unknown)?,
-        i64::try_from(last_sequence).map_err(unknown)?,
-    );
-    let changed = if version == 1 {
-        tx.execute(
-            "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, payload)
-             VALUES (?1, ?2, ?3, 1, ?4)",
-            params![A::TYPE, aggregate_id, last_sequence, payload],
-        )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                PersistenceError::OptimisticLockError
-            } else {
-                unknown(e)
-            }
-        })?
-    } else {
-        tx.execute(
-            "UPDATE snapshots SET last_sequence = ?3, snapshot_version = ?4, payload = ?5
-             WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND snapshot_version = ?4 - 1",
-            params![A::TYPE, aggregate_id, last_sequence, version, payload],
-        )
-        .map_err(unknown)?
-    };
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(PersistenceError::OptimisticLockError)
     }
 }
