@@ -188,20 +188,17 @@ where
                 .try_once(aggregate_id, command.clone(), context, expected_version)
                 .await
             {
-                Err(CommandError::Store(AggregateError::AggregateConflict)) if expected_version.is_none() => {
+                Err(CommandError::Store(AggregateError::AggregateConflict)) => {
+                    if let Some(expected) = expected_version {
+                        let actual = self.load(aggregate_id).await?.1;
+                        return Err(CommandError::StaleVersion { expected, actual });
+                    }
                     if attempt >= self.retry.max_attempts {
                         return Err(CommandError::Contended { attempts: attempt });
                     }
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(aggregate_id, attempt, "conflict, retrying");
                     tokio::time::sleep(self.retry.delay(attempt)).await;
-                }
-                Err(CommandError::Store(AggregateError::AggregateConflict)) => {
-                    let actual = self.load(aggregate_id).await?.1;
-                    return Err(CommandError::StaleVersion {
-                        expected: expected_version.unwrap_or(0),
-                        actual,
-                    });
                 }
                 other => return other,
             }
