@@ -2,4 +2,5 @@
 
 pub mod fixtures;
 pub mod moto;
+pub mod projection;
 pub mod stores;

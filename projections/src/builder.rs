@@ -1,0 +1,145 @@
+//! A projection builder: applies each fact exactly once and in order per event, whatever the
+//! delivery does. Duplicates (a fact at or below the checkpoint) are skipped; a gap (a fact
+//! beyond the next one) is filled by reading the missing facts from the event store first.
+//! The facts applied and the new checkpoint are committed in one transaction.
+
+use std::future::Future;
+
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, EventEnvelope};
+use slsplay_aggregates::history::{RecordedFact, upcast};
+use slsplay_aggregates::virtual_event::VirtualEvent;
+
+use crate::store::{ReadStore, ReadStoreError, ReadTx};
+
+/// What a builder does with each fact, inside the builder's transaction.
+pub trait Projector: Send + Sync {
+    /// Names the builder's checkpoints (and, on AWS, its queue and Lambda).
+    fn name(&self) -> &'static str;
+
+    fn apply<T: ReadTx + Send>(
+        &self,
+        tx: &mut T,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+}
+
+/// Keeps the relational read models (`crate::read_models`).
+pub struct ReadModels;
+
+impl Projector for ReadModels {
+    fn name(&self) -> &'static str {
+        crate::read_models::projector::NAME
+    }
+
+    async fn apply<T: ReadTx + Send>(
+        &self,
+        tx: &mut T,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<(), ReadStoreError> {
+        crate::read_models::projector::apply(tx, fact).await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied, after `filled` missing facts read from the event store.
+    Applied { filled: usize },
+    /// Already applied: a duplicate delivery.
+    Duplicate,
+    /// A fact of an aggregate this builder does not follow.
+    Ignored,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] ReadStoreError),
+    #[error("reading missing facts: {0}")]
+    Facts(#[from] PersistenceError),
+    /// Handling: retry later; the store does not show the missing facts yet.
+    #[error("facts {from}..{to} of `{aggregate_id}` are missing from the event store")]
+    Gap {
+        aggregate_id: String,
+        from: usize,
+        to: usize,
+    },
+    /// Handling: not retryable; the message goes to the dead-letter queue for a person to see.
+    #[error("fact {sequence} of `{aggregate_id}` cannot be decoded: {reason}")]
+    Poison {
+        aggregate_id: String,
+        sequence: usize,
+        reason: String,
+    },
+}
+
+pub struct Builder<P, S, R> {
+    projector: P,
+    store: S,
+    facts: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+}
+
+impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
+    pub fn new(projector: P, store: S, facts: R, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        Self {
+            projector,
+            store,
+            facts,
+            upcasters,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.projector.name()
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub async fn handle(&self, fact: RecordedFact) -> Result<Outcome, BuildError> {
+        if fact.aggregate_type != VirtualEvent::TYPE {
+            return Ok(Outcome::Ignored);
+        }
+        let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
+        let mut tx = self.store.begin().await?;
+        let done = tx.checkpoint(self.name(), &aggregate_id).await?;
+        if sequence <= done {
+            return Ok(Outcome::Duplicate);
+        }
+        let mut pending = Vec::new();
+        if sequence > done + 1 {
+            let stored = self
+                .facts
+                .get_last_events::<VirtualEvent>(&aggregate_id, done)
+                .await?;
+            pending.extend(stored.into_iter().take_while(|f| f.sequence < sequence));
+            if pending.len() != sequence - done - 1 {
+                return Err(BuildError::Gap {
+                    aggregate_id,
+                    from: done + 1,
+                    to: sequence - 1,
+                });
+            }
+        }
+        let filled = pending.len();
+        pending.push(fact.into());
+        for serialized in pending {
+            let envelope = self.decode(serialized)?;
+            self.projector.apply(&mut tx, &envelope).await?;
+        }
+        tx.set_checkpoint(self.name(), &aggregate_id, sequence).await?;
+        tx.commit().await?;
+        Ok(Outcome::Applied { filled })
+    }
+
+    fn decode(&self, fact: SerializedEvent) -> Result<EventEnvelope<VirtualEvent>, BuildError> {
+        let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
+        EventEnvelope::try_from(upcast(fact, &self.upcasters)).map_err(|e| BuildError::Poison {
+            aggregate_id,
+            sequence,
+            reason: e.to_string(),
+        })
+    }
+}

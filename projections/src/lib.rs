@@ -1,0 +1,7 @@
+//! The read side of slsplay: projection builders fold facts into read models. Builders only
+//! read facts; they never write any.
+
+pub mod builder;
+pub mod read_models;
+pub mod schema;
+pub mod store;

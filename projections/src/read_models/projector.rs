@@ -1,0 +1,404 @@
+//! Folds facts into the read models. Each call applies one fact inside the caller's
+//! transaction; the builder around it makes that exactly-once per fact.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use cqrs_es::EventEnvelope;
+use slsplay_aggregates::virtual_event::{VirtualEvent, VirtualEventFact as F};
+
+use super::tables::*;
+use crate::schema::Key;
+use crate::store::{ReadStoreError, ReadTx};
+
+/// The builder's name: its checkpoints, its queue and its Lambda are named after it.
+pub const NAME: &str = "read_models";
+
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// When the fact happened: its own time, else when it was recorded.
+fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
+    let own = match &fact.payload {
+        F::Created(c) => Some(c.at),
+        F::Published { at }
+        | F::Cancelled { at, .. }
+        | F::DraftDeleted { at }
+        | F::GuestsInvited { at, .. }
+        | F::InvitationRevoked { at, .. }
+        | F::InvitationAccepted { at, .. }
+        | F::InvitationDeclined { at, .. }
+        | F::GuestWaitlisted { at, .. }
+        | F::WaitlistedGuestPromoted { at, .. }
+        | F::SeatHeld { at, .. }
+        | F::SeatHoldExpired { at, .. }
+        | F::TicketPaid { at, .. }
+        | F::DigestSent { at, .. } => Some(*at),
+        F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
+    };
+    own.or_else(|| {
+        let recorded = fact.metadata.get("recorded_at")?;
+        DateTime::parse_from_rfc3339(recorded)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+    .unwrap_or_default()
+}
+
+/// Which count of the page a guest in `rsvp` adds to.
+fn counter<'p>(page: &'p mut EventPage, rsvp: &str) -> Option<&'p mut i64> {
+    match rsvp {
+        "attending" => Some(&mut page.attending),
+        "seat_held" => Some(&mut page.seats_held),
+        "waitlisted" => Some(&mut page.waitlisted),
+        "declined" => Some(&mut page.declined),
+        _ => None,
+    }
+}
+
+pub async fn apply<T: ReadTx + Send>(
+    tx: &mut T,
+    fact: &EventEnvelope<VirtualEvent>,
+) -> Result<(), ReadStoreError> {
+    let at = fact_time(fact);
+    let now = timestamp(at);
+    let event_id = fact.aggregate_id.as_str();
+    let mut page = match &fact.payload {
+        F::Created(c) => {
+            let link = MeetingLink {
+                event_id: event_id.into(),
+                meeting_url: c.meeting_url.clone(),
+                updated_at: now.clone(),
+            };
+            tx.put(&link).await?;
+            EventPage {
+                event_id: event_id.into(),
+                organizer: c.organizer.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                status: "draft".into(),
+                starts_at: timestamp(c.starts_at),
+                ends_at: timestamp(c.starts_at + Duration::minutes(i64::from(c.duration_minutes))),
+                time_zone: c.time_zone.clone(),
+                duration_minutes: i64::from(c.duration_minutes),
+                capacity: c.capacity.map(i64::from),
+                ticket_price_minor: c
+                    .ticket_price
+                    .as_ref()
+                    .map(|p| i64::try_from(p.amount_minor).unwrap_or(i64::MAX)),
+                ticket_currency: c.ticket_price.as_ref().map(|p| p.currency.clone()),
+                ..EventPage::default()
+            }
+        }
+        _ => match tx.get::<EventPage>(&Key::new(event_id)).await? {
+            Some(page) => page,
+            // Facts of one event arrive in order, starting with its creation: a missing page
+            // means the builder was handed a history without its start.
+            None => {
+                tracing::error!(
+                    event_id,
+                    sequence = fact.sequence,
+                    "no page for a fact after creation"
+                );
+                return Err(ReadStoreError::Storage(
+                    format!("event `{event_id}` has no page").into(),
+                ));
+            }
+        },
+    };
+    let previous_start = page.starts_at.clone();
+    let mut page_level_change = false;
+    match &fact.payload {
+        F::Created(_) => {}
+        F::DetailsUpdated(u) => {
+            if let Some(t) = &u.title {
+                page.title = t.clone();
+                page_level_change = true;
+            }
+            if let Some(d) = &u.description {
+                page.description = d.clone();
+            }
+            if let Some(c) = u.capacity {
+                page.capacity = c.map(i64::from);
+            }
+            if let Some(p) = &u.ticket_price {
+                page.ticket_price_minor = p
+                    .as_ref()
+                    .map(|p| i64::try_from(p.amount_minor).unwrap_or(i64::MAX));
+                page.ticket_currency = p.as_ref().map(|p| p.currency.clone());
+            }
+            if let Some(url) = &u.meeting_url {
+                let link = MeetingLink {
+                    event_id: event_id.into(),
+                    meeting_url: url.clone(),
+                    updated_at: now.clone(),
+                };
+                tx.put(&link).await?;
+            }
+        }
+        F::Rescheduled(r) => {
+            page.starts_at = timestamp(r.starts_at);
+            page.ends_at = timestamp(r.starts_at + Duration::minutes(i64::from(r.duration_minutes)));
+            page.time_zone = r.time_zone.clone();
+            page.duration_minutes = i64::from(r.duration_minutes);
+            page_level_change = true;
+        }
+        F::MediaAttached(m) => match m.kind {
+            slsplay_aggregates::validation::MediaKind::Photo => {
+                page.cover_photo_key = Some(m.object_key.clone())
+            }
+            slsplay_aggregates::validation::MediaKind::Video => page.video_key = Some(m.object_key.clone()),
+        },
+        F::Published { .. } => {
+            page.status = "published".into();
+            page.published_at = Some(now.clone());
+            page_level_change = true;
+        }
+        F::Cancelled { message, .. } => {
+            page.status = "cancelled".into();
+            page.cancel_message = Some(message.clone());
+            page_level_change = true;
+        }
+        F::DraftDeleted { .. } => {
+            page.status = "deleted".into();
+            page_level_change = true;
+        }
+        F::GuestsInvited { invitations, .. } => {
+            for i in invitations {
+                let guest = GuestListEntry {
+                    event_id: event_id.into(),
+                    invitation_id: i.invitation_id.clone(),
+                    email: i.email.clone(),
+                    rsvp: "invited".into(),
+                    payment: "none".into(),
+                    invited_at: now.clone(),
+                    updated_at: now.clone(),
+                    ..GuestListEntry::default()
+                };
+                tx.put(&guest).await?;
+                tx.put(&invitation_row(&page, &guest)).await?;
+            }
+            let n = i64::try_from(invitations.len()).unwrap_or(i64::MAX);
+            page.invited += n;
+            bump_stats(tx, event_id, at, |s| s.invited += n).await?;
+        }
+        F::InvitationRevoked { invitation_id, .. } => {
+            move_guest(tx, &mut page, invitation_id, "revoked", &now, |_| {}).await?;
+            page.invited -= 1;
+        }
+        F::InvitationAccepted { invitation_id, .. } => {
+            move_guest(tx, &mut page, invitation_id, "attending", &now, |g| {
+                g.answered_at = Some(now.clone())
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
+        }
+        F::InvitationDeclined { invitation_id, .. } => {
+            move_guest(tx, &mut page, invitation_id, "declined", &now, |g| {
+                g.answered_at = Some(now.clone());
+                g.hold_until = None;
+                if g.payment == "due" {
+                    g.payment = "none".into();
+                }
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.declined += 1).await?;
+        }
+        F::GuestWaitlisted { invitation_id, .. } => {
+            move_guest(tx, &mut page, invitation_id, "waitlisted", &now, |g| {
+                g.answered_at = Some(now.clone());
+                g.waitlisted_at = Some(now.clone());
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.waitlisted += 1).await?;
+        }
+        F::WaitlistedGuestPromoted {
+            invitation_id,
+            hold_until,
+            ..
+        } => {
+            let rsvp = if hold_until.is_some() {
+                "seat_held"
+            } else {
+                "attending"
+            };
+            move_guest(tx, &mut page, invitation_id, rsvp, &now, |g| {
+                g.hold_until = hold_until.map(timestamp);
+                if hold_until.is_some() {
+                    g.payment = "due".into();
+                }
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.promoted += 1).await?;
+        }
+        F::SeatHeld {
+            invitation_id, until, ..
+        } => {
+            move_guest(tx, &mut page, invitation_id, "seat_held", &now, |g| {
+                g.answered_at = Some(now.clone());
+                g.hold_until = Some(timestamp(*until));
+                g.payment = "due".into();
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
+        }
+        F::SeatHoldExpired { invitation_id, .. } => {
+            move_guest(tx, &mut page, invitation_id, "invited", &now, |g| {
+                g.hold_until = None;
+                g.payment = "none".into();
+            })
+            .await?;
+        }
+        F::TicketPaid {
+            invitation_id,
+            payment_reference,
+            ..
+        } => {
+            move_guest(tx, &mut page, invitation_id, "attending", &now, |g| {
+                g.hold_until = None;
+                g.payment = "paid".into();
+                g.payment_reference = Some(payment_reference.clone());
+                g.paid_at = Some(now.clone());
+            })
+            .await?;
+            bump_stats(tx, event_id, at, |s| s.paid += 1).await?;
+        }
+        F::DigestSent { .. } => {}
+    }
+    page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
+    page.updated_at = now.clone();
+    tx.put(&page).await?;
+    sync_event_lists(
+        tx,
+        &page,
+        &previous_start,
+        matches!(fact.payload, F::DigestSent { .. }),
+    )
+    .await?;
+    if page_level_change {
+        for guest in tx.list::<GuestListEntry>(&event_id.into()).await? {
+            if page.status == "deleted" || guest.rsvp == "revoked" {
+                tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), event_id))
+                    .await?;
+            } else {
+                tx.put(&invitation_row(&page, &guest)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invitation_row(page: &EventPage, guest: &GuestListEntry) -> InvitationByEmail {
+    InvitationByEmail {
+        email: guest.email.clone(),
+        event_id: page.event_id.clone(),
+        invitation_id: guest.invitation_id.clone(),
+        title: page.title.clone(),
+        starts_at: page.starts_at.clone(),
+        time_zone: page.time_zone.clone(),
+        event_status: page.status.clone(),
+        rsvp: guest.rsvp.clone(),
+        updated_at: guest.updated_at.clone(),
+    }
+}
+
+/// Moves one guest to `rsvp`, keeping the page's counts and the invitee's own row in step.
+async fn move_guest<T: ReadTx + Send>(
+    tx: &mut T,
+    page: &mut EventPage,
+    invitation_id: &str,
+    rsvp: &str,
+    now: &str,
+    change: impl FnOnce(&mut GuestListEntry),
+) -> Result<(), ReadStoreError> {
+    let key = Key::with_sort(page.event_id.clone(), invitation_id);
+    let Some(mut guest) = tx.get::<GuestListEntry>(&key).await? else {
+        return Err(ReadStoreError::Storage(
+            format!("invitation `{invitation_id}` is not on the guest list").into(),
+        ));
+    };
+    if let Some(old) = counter(page, &guest.rsvp) {
+        *old -= 1;
+    }
+    if let Some(new) = counter(page, rsvp) {
+        *new += 1;
+    }
+    guest.rsvp = rsvp.into();
+    guest.updated_at = now.into();
+    change(&mut guest);
+    tx.put(&guest).await?;
+    if rsvp == "revoked" {
+        tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), page.event_id.clone()))
+            .await?;
+    } else {
+        tx.put(&invitation_row(page, &guest)).await?;
+    }
+    Ok(())
+}
+
+async fn bump_stats<T: ReadTx + Send>(
+    tx: &mut T,
+    event_id: &str,
+    at: DateTime<Utc>,
+    bump: impl FnOnce(&mut DailyInvitationStats),
+) -> Result<(), ReadStoreError> {
+    let day = at.format("%Y-%m-%d").to_string();
+    let key = Key::with_sort(event_id, day.clone());
+    let mut stats = tx
+        .get::<DailyInvitationStats>(&key)
+        .await?
+        .unwrap_or_else(|| DailyInvitationStats {
+            event_id: event_id.into(),
+            day,
+            ..Default::default()
+        });
+    bump(&mut stats);
+    tx.put(&stats).await
+}
+
+/// The organizer's list and the by-start index follow the page.
+async fn sync_event_lists<T: ReadTx + Send>(
+    tx: &mut T,
+    page: &EventPage,
+    previous_start: &str,
+    digest_sent: bool,
+) -> Result<(), ReadStoreError> {
+    let organizer_key = Key::with_sort(page.organizer.clone(), page.event_id.clone());
+    let start_key =
+        |starts_at: &str| Key::with_sort(start_day(starts_at), format!("{starts_at}#{}", page.event_id));
+    let old_start = start_key(previous_start);
+    let previous = tx.get::<EventByStart>(&old_start).await?;
+    if page.status == "deleted" {
+        tx.delete::<OrganizerEvent>(&organizer_key).await?;
+        tx.delete::<EventByStart>(&old_start).await?;
+        return Ok(());
+    }
+    tx.put(&OrganizerEvent {
+        organizer: page.organizer.clone(),
+        event_id: page.event_id.clone(),
+        title: page.title.clone(),
+        starts_at: page.starts_at.clone(),
+        status: page.status.clone(),
+        invited: page.invited,
+        attending: page.attending,
+        updated_at: page.updated_at.clone(),
+    })
+    .await?;
+    if previous_start != page.starts_at {
+        tx.delete::<EventByStart>(&old_start).await?;
+    }
+    let sent = digest_sent || previous.is_some_and(|p| p.digest_sent == 1);
+    tx.put(&EventByStart {
+        start_day: start_day(&page.starts_at),
+        start_key: format!("{}#{}", page.starts_at, page.event_id),
+        event_id: page.event_id.clone(),
+        starts_at: page.starts_at.clone(),
+        organizer: page.organizer.clone(),
+        status: page.status.clone(),
+        digest_sent: i64::from(sent),
+    })
+    .await
+}
+
+fn start_day(starts_at: &str) -> String {
+    starts_at.get(..10).unwrap_or(starts_at).to_owned()
+}

@@ -1,0 +1,252 @@
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{ReadModel, Table, integer, text};
+
+/// `event_pages`: what anyone with access sees of an event, with live counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub event_id: String,
+    pub organizer: String,
+    pub title: String,
+    pub description: String,
+    /// draft, published, cancelled or deleted (started/ended follow from the times).
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub ends_at: String,
+    pub time_zone: String,
+    pub duration_minutes: i64,
+    pub capacity: Option<i64>,
+    pub ticket_price_minor: Option<i64>,
+    pub ticket_currency: Option<String>,
+    pub cover_photo_key: Option<String>,
+    pub video_key: Option<String>,
+    pub invited: i64,
+    pub attending: i64,
+    pub seats_held: i64,
+    pub waitlisted: i64,
+    pub declined: i64,
+    pub cancel_message: Option<String>,
+    pub published_at: Option<String>,
+    pub updated_at: String,
+    /// The sequence of the last fact applied.
+    pub version: i64,
+}
+
+impl ReadModel for EventPage {
+    const TABLE: Table = Table {
+        name: "event_pages",
+        partition_key: "event_id",
+        sort_key: None,
+        columns: &[
+            text("event_id"),
+            text("organizer"),
+            text("title"),
+            text("description"),
+            text("status"),
+            text("starts_at"),
+            text("ends_at"),
+            text("time_zone"),
+            integer("duration_minutes"),
+            integer("capacity"),
+            integer("ticket_price_minor"),
+            text("ticket_currency"),
+            text("cover_photo_key"),
+            text("video_key"),
+            integer("invited"),
+            integer("attending"),
+            integer("seats_held"),
+            integer("waitlisted"),
+            integer("declined"),
+            text("cancel_message"),
+            text("published_at"),
+            text("updated_at"),
+            integer("version"),
+        ],
+    };
+}
+
+/// `meeting_links`: kept apart from the page so that only a deliberate read, for a confirmed
+/// attendee, ever touches it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeetingLink {
+    pub event_id: String,
+    pub meeting_url: String,
+    pub updated_at: String,
+}
+
+impl ReadModel for MeetingLink {
+    const TABLE: Table = Table {
+        name: "meeting_links",
+        partition_key: "event_id",
+        sort_key: None,
+        columns: &[text("event_id"), text("meeting_url"), text("updated_at")],
+    };
+}
+
+/// `guest_list`: one row per invitation, for the organizer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuestListEntry {
+    pub event_id: String,
+    pub invitation_id: String,
+    pub email: String,
+    /// invited, attending, seat_held, waitlisted, declined or revoked.
+    pub rsvp: String,
+    /// none (free event or not accepted), due (seat held) or paid.
+    pub payment: String,
+    pub hold_until: Option<String>,
+    pub payment_reference: Option<String>,
+    pub invited_at: String,
+    pub answered_at: Option<String>,
+    pub waitlisted_at: Option<String>,
+    pub paid_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl ReadModel for GuestListEntry {
+    const TABLE: Table = Table {
+        name: "guest_list",
+        partition_key: "event_id",
+        sort_key: Some("invitation_id"),
+        columns: &[
+            text("event_id"),
+            text("invitation_id"),
+            text("email"),
+            text("rsvp"),
+            text("payment"),
+            text("hold_until"),
+            text("payment_reference"),
+            text("invited_at"),
+            text("answered_at"),
+            text("waitlisted_at"),
+            text("paid_at"),
+            text("updated_at"),
+        ],
+    };
+}
+
+/// `invitations_by_email`: an invitee's invitations, with what they need to list them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvitationByEmail {
+    pub email: String,
+    pub event_id: String,
+    pub invitation_id: String,
+    pub title: String,
+    pub starts_at: String,
+    pub time_zone: String,
+    pub event_status: String,
+    pub rsvp: String,
+    pub updated_at: String,
+}
+
+impl ReadModel for InvitationByEmail {
+    const TABLE: Table = Table {
+        name: "invitations_by_email",
+        partition_key: "email",
+        sort_key: Some("event_id"),
+        columns: &[
+            text("email"),
+            text("event_id"),
+            text("invitation_id"),
+            text("title"),
+            text("starts_at"),
+            text("time_zone"),
+            text("event_status"),
+            text("rsvp"),
+            text("updated_at"),
+        ],
+    };
+}
+
+/// `organizer_events`: an organizer's events with their counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrganizerEvent {
+    pub organizer: String,
+    pub event_id: String,
+    pub title: String,
+    pub starts_at: String,
+    pub status: String,
+    pub invited: i64,
+    pub attending: i64,
+    pub updated_at: String,
+}
+
+impl ReadModel for OrganizerEvent {
+    const TABLE: Table = Table {
+        name: "organizer_events",
+        partition_key: "organizer",
+        sort_key: Some("event_id"),
+        columns: &[
+            text("organizer"),
+            text("event_id"),
+            text("title"),
+            text("starts_at"),
+            text("status"),
+            integer("invited"),
+            integer("attending"),
+            text("updated_at"),
+        ],
+    };
+}
+
+/// `events_by_start`: events by the UTC day and time they start, for the hour-before digest and
+/// cleanup jobs. `start_key` is `starts_at#event_id`, so a day's rows sort by start time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventByStart {
+    pub start_day: String,
+    pub start_key: String,
+    pub event_id: String,
+    pub starts_at: String,
+    pub organizer: String,
+    pub status: String,
+    pub digest_sent: i64,
+}
+
+impl ReadModel for EventByStart {
+    const TABLE: Table = Table {
+        name: "events_by_start",
+        partition_key: "start_day",
+        sort_key: Some("start_key"),
+        columns: &[
+            text("start_day"),
+            text("start_key"),
+            text("event_id"),
+            text("starts_at"),
+            text("organizer"),
+            text("status"),
+            integer("digest_sent"),
+        ],
+    };
+}
+
+/// `invitation_stats_daily`: per event and UTC day, how many invitations were sent, accepted
+/// (a seat confirmed or held), declined, waitlisted, promoted from the waitlist and paid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyInvitationStats {
+    pub event_id: String,
+    pub day: String,
+    pub invited: i64,
+    pub accepted: i64,
+    pub declined: i64,
+    pub waitlisted: i64,
+    pub promoted: i64,
+    pub paid: i64,
+}
+
+impl ReadModel for DailyInvitationStats {
+    const TABLE: Table = Table {
+        name: "invitation_stats_daily",
+        partition_key: "event_id",
+        sort_key: Some("day"),
+        columns: &[
+            text("event_id"),
+            text("day"),
+            integer("invited"),
+            integer("accepted"),
+            integer("declined"),
+            integer("waitlisted"),
+            integer("promoted"),
+            integer("paid"),
+        ],
+    };
+}

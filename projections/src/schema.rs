@@ -1,0 +1,94 @@
+//! Read model tables, described once: the SQLite adapter creates them from this, the DynamoDB
+//! adapter maps the same rows to items, and the README documents them from the same names.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+}
+
+pub const fn text(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Text,
+    }
+}
+
+pub const fn integer(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Integer,
+    }
+}
+
+/// A read model table: a partition key, an optional sort key, and flat scalar columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: Option<&'static str>,
+    /// Every column, keys included, in the order analysts see them.
+    pub columns: &'static [Column],
+}
+
+impl Table {
+    pub fn key_of(&self, row: &Row) -> Key {
+        let part = |name: &str| row.get(name).cloned().unwrap_or(Value::Null);
+        Key {
+            partition: part(self.partition_key),
+            sort: self.sort_key.map(part),
+        }
+    }
+}
+
+/// A row as stored: column name to a scalar JSON value (string, integer or null).
+pub type Row = Map<String, Value>;
+
+/// The primary key of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub partition: Value,
+    pub sort: Option<Value>,
+}
+
+impl Key {
+    pub fn new(partition: impl Into<Value>) -> Self {
+        Self {
+            partition: partition.into(),
+            sort: None,
+        }
+    }
+
+    pub fn with_sort(partition: impl Into<Value>, sort: impl Into<Value>) -> Self {
+        Self {
+            partition: partition.into(),
+            sort: Some(sort.into()),
+        }
+    }
+}
+
+/// A typed row of one table. Its fields are the table's columns.
+pub trait ReadModel: Serialize + DeserializeOwned {
+    const TABLE: Table;
+
+    fn to_row(&self) -> Row {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(row)) => row,
+            _ => unreachable!("read models serialize to flat objects"),
+        }
+    }
+
+    fn from_row(row: Row) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(Value::Object(row))
+    }
+}
