@@ -7,7 +7,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
+
 use crate::config::{DataDir, DevConfig};
+use crate::local::pipeline::Pipeline;
 use crate::platform::Platform;
 use crate::server::{self, AppState};
 
@@ -36,6 +39,43 @@ pub enum Command {
         #[arg(long)]
         jsonl: bool,
     },
+    /// Manage the projection builders.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Inspect and redrive messages that failed too often (dead-letter queues).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Replay the whole history into fresh read models, then switch to them (platform stopped).
+    Rebuild {
+        /// The builder to rebuild; `read_models` is the only one with a store of its own.
+        #[arg(default_value = "read_models", value_parser = ["read_models"])]
+        name: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Print the dead messages as JSON lines (id, queue, group, error, body).
+    List {
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Put the dead messages back in their queues, with fresh retries.
+    Redrive {
+        #[arg(long)]
+        queue: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,7 +86,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             jsonl,
         } => crate::history::print(&data_dir, &event_id, jsonl, &mut std::io::stdout().lock()).await,
+        Command::Projections(ProjectionsCommand::Rebuild { name: _, data_dir }) => {
+            let applied = crate::local::rebuild::rebuild(&data_dir, &mut std::io::stderr()).await?;
+            println!("rebuilt read_models from {applied} facts");
+            Ok(())
+        }
+        Command::Dlq(command) => dlq(command).await,
     }
+}
+
+async fn dlq(command: DlqCommand) -> anyhow::Result<()> {
+    let (queue, data_dir) = match &command {
+        DlqCommand::List { queue, data_dir } | DlqCommand::Redrive { queue, data_dir } => {
+            (queue.as_deref(), data_dir)
+        }
+    };
+    let path = data_dir.queues();
+    anyhow::ensure!(
+        path.exists(),
+        "no queues at {} (is --data-dir right?)",
+        path.display()
+    );
+    let queues = EmbeddedQueues::open(path, QueuePolicy::default())?;
+    match command {
+        DlqCommand::List { .. } => {
+            for dead in queues.dead_letters(queue).await? {
+                println!("{}", serde_json::to_string(&dead)?);
+            }
+        }
+        DlqCommand::Redrive { .. } => {
+            let n = queues.redrive(queue).await?;
+            println!("redrove {n} messages");
+        }
+    }
+    Ok(())
 }
 
 async fn dev(config: DevConfig) -> anyhow::Result<()> {
@@ -61,16 +134,21 @@ async fn dev(config: DevConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
-    server::serve(
-        listener,
-        AppState {
-            platform: platform.clone(),
-            started: Instant::now(),
-        },
-    )
-    .await?;
-    // Every request has finished; dropping the last handle closes SQLite, which checkpoints
-    // the write-ahead log into the database file.
+    let pipeline = Pipeline::start(
+        platform.store.clone(),
+        platform.queues.clone(),
+        platform.read_models.clone(),
+    );
+    let state = AppState {
+        platform: platform.clone(),
+        started: Instant::now(),
+    };
+    let served = server::serve(listener, state).await;
+    // The pipeline finishes the batches in hand before the store closes.
+    pipeline.stop().await;
+    served?;
+    // Every request and batch has finished; dropping the last handle closes SQLite, which
+    // checkpoints the write-ahead log into the database file.
     drop(platform);
     tracing::info!("stopped");
     Ok(())

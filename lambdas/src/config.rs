@@ -20,6 +20,39 @@ impl DataDir {
         self.path.join("events.sqlite3")
     }
 
+    pub fn read_models(&self) -> PathBuf {
+        self.path.join("read_models.sqlite3")
+    }
+
+    pub fn queues(&self) -> PathBuf {
+        self.path.join("queues.sqlite3")
+    }
+
+    /// Claims the folder for this process: `slsplay dev` holds it while running, and commands
+    /// that replace files in it (a rebuild) refuse to run beside it.
+    pub fn lock(&self) -> anyhow::Result<DataDirLock> {
+        std::fs::create_dir_all(&self.path)?;
+        let path = self.path.join("slsplay.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        // SAFETY: flock(2) on a descriptor this function owns; released when the file closes.
+        let taken = unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        };
+        anyhow::ensure!(
+            taken == 0,
+            "another slsplay process is using {}",
+            self.path.display()
+        );
+        Ok(DataDirLock(file))
+    }
+
     pub fn invitation_secret(&self) -> PathBuf {
         self.path.join("invitation-secret")
     }
@@ -39,3 +72,7 @@ pub struct DevConfig {
     #[arg(long, env = "SLSPLAY_DURABILITY", default_value = "full")]
     pub durability: Durability,
 }
+
+/// Held while a process owns the data folder.
+#[derive(Debug)]
+pub struct DataDirLock(#[allow(dead_code)] std::fs::File);

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod history;
+pub mod local;
 pub mod platform;
 pub mod server;
 pub mod telemetry;

@@ -15,20 +15,28 @@ use slsplay_aggregates::virtual_event::{
 };
 use slsplay_commands::CommandService;
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
+use slsplay_projections::builder::{Builder, ReadModels};
+use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
+use slsplay_projections::store::sqlite::SqliteReadStore;
 
-use crate::config::DataDir;
+use crate::config::{DataDir, DataDirLock};
+use crate::local::pipeline::ReadModelBuilder;
 
 pub type LocalCommands = CommandService<VirtualEvent, SqliteEventRepository>;
 
 pub struct Platform {
     pub store: SqliteEventRepository,
     pub commands: Arc<LocalCommands>,
+    pub queues: EmbeddedQueues,
+    pub read_models: Arc<ReadModelBuilder>,
+    _lock: DataDirLock,
 }
 
 impl Platform {
     pub fn open(data_dir: &DataDir, durability: Durability) -> anyhow::Result<Self> {
         fs::create_dir_all(&data_dir.path)
             .with_context(|| format!("creating the data folder {}", data_dir.path.display()))?;
+        let lock = data_dir.lock()?;
         let options = SqliteOptions {
             durability,
             ..SqliteOptions::default()
@@ -39,9 +47,17 @@ impl Platform {
         let clock = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens);
         let commands = CommandService::new(store.clone(), upcasters(), services, clock);
+        let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default())
+            .with_context(|| format!("opening the queues {}", data_dir.queues().display()))?;
+        let read_store = SqliteReadStore::open(data_dir.read_models())
+            .with_context(|| format!("opening the read models {}", data_dir.read_models().display()))?;
+        let read_models = Builder::new(ReadModels, read_store, store.clone(), upcasters());
         Ok(Self {
             store,
             commands: Arc::new(commands),
+            queues,
+            read_models: Arc::new(read_models),
+            _lock: lock,
         })
     }
 }

@@ -2,6 +2,8 @@
 //! read facts; they never write any.
 
 pub mod builder;
+pub mod handler;
+pub mod queue;
 pub mod read_models;
 pub mod schema;
 pub mod store;

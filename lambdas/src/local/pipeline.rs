@@ -1,0 +1,164 @@
+//! Fan-out and consumers. The fan-out follows the event store's global order and sends each
+//! fact to every builder's queue, moving its cursor in the same transaction. Each consumer
+//! takes batches from its queue and hands them to the same batch handler the SQS Lambda uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slsplay_commands::store::SqliteEventRepository;
+use slsplay_projections::builder::{Builder, ReadModels};
+use slsplay_projections::handler::{BatchItem, handle_batch};
+use slsplay_projections::queue::{EmbeddedQueues, Outgoing};
+use slsplay_projections::store::sqlite::SqliteReadStore;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub type ReadModelBuilder = Builder<ReadModels, SqliteReadStore, SqliteEventRepository>;
+
+/// The fan-out's position in the global order, kept with the queues.
+pub const FANOUT_CURSOR: &str = "fanout";
+/// Facts read per fan-out step, and messages per consumer batch (SQS's maximum).
+const FANOUT_PAGE: usize = 500;
+const BATCH: usize = 10;
+/// Other processes can append too (they do not wake us): look at least this often.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+pub struct Pipeline {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Pipeline {
+    pub fn start(
+        store: SqliteEventRepository,
+        queues: EmbeddedQueues,
+        read_models: Arc<ReadModelBuilder>,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let queue_names = vec![read_models.name()];
+        tasks.spawn(fan_out(store, queues.clone(), queue_names, stopped.clone()));
+        tasks.spawn(consume(queues, read_models, stopped));
+        Self { stop, tasks }
+    }
+
+    /// Lets each loop finish the batch in hand, then returns.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+fn message(fact: &slsplay_aggregates::history::RecordedFact) -> Result<Outgoing, serde_json::Error> {
+    Ok(Outgoing {
+        group_id: fact.aggregate_id.clone(),
+        dedup_id: format!("{}:{}:{}", fact.aggregate_type, fact.aggregate_id, fact.sequence),
+        body: serde_json::to_string(fact)?,
+    })
+}
+
+async fn fan_out(
+    store: SqliteEventRepository,
+    queues: EmbeddedQueues,
+    queue_names: Vec<&'static str>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut head = store.subscribe();
+    let mut position = match queues.cursor(FANOUT_CURSOR).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "fan-out cannot read its cursor; not started");
+            return;
+        }
+    };
+    while !*stopped.borrow() {
+        let step = async {
+            let facts = store
+                .read_from(position, FANOUT_PAGE)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = facts.last().and_then(|f| f.position) else {
+                return Ok(None);
+            };
+            let messages = facts
+                .iter()
+                .map(message)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            let batches: Vec<_> = queue_names.iter().map(|q| (*q, messages.clone())).collect();
+            queues
+                .send_and_advance(&batches, Some((FANOUT_CURSOR, last)))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(Some(last))
+        };
+        match step.await {
+            Ok(Some(last)) => position = last,
+            Ok(None) => {
+                tokio::select! {
+                    _ = head.changed() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(error, position, "fan-out failed; retrying");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+async fn consume(queues: EmbeddedQueues, builder: Arc<ReadModelBuilder>, mut stopped: watch::Receiver<bool>) {
+    let queue = builder.name();
+    let sent = queues.sent();
+    while !*stopped.borrow() {
+        // Registered before looking, so a send between the look and the wait still wakes us.
+        let notified = sent.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let deliveries = match queues.receive(queue, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, queue, "cannot receive");
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        if deliveries.is_empty() {
+            let due = queues
+                .next_due_in(queue)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(IDLE_POLL)
+                .min(IDLE_POLL);
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(due) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        let items: Vec<BatchItem> = deliveries
+            .iter()
+            .map(|d| BatchItem {
+                id: d.receipt.to_string(),
+                group_id: d.group_id.clone(),
+                body: d.body.clone(),
+            })
+            .collect();
+        let failures = handle_batch(builder.as_ref(), &items).await;
+        for delivery in &deliveries {
+            let failure = failures.iter().find(|f| f.id == delivery.receipt.to_string());
+            let settled = match failure {
+                Some(f) => queues.fail(delivery, &f.error).await,
+                None => queues.ack(delivery.receipt).await,
+            };
+            if let Err(e) = settled {
+                // The message stays in flight and comes back after its visibility timeout.
+                tracing::error!(error = %e, queue, "cannot settle a delivery");
+            }
+        }
+    }
+}
