@@ -282,7 +282,8 @@ where
             version = envelope.sequence;
             aggregate.apply(envelope.payload);
         }
-        if caught_up || !was_cached {
+        // Unknown ids (version 0) are not kept: probing them must not push real events out.
+        if version > 0 && (caught_up || !was_cached) {
             self.cache.put(aggregate_id, aggregate.clone(), version);
         }
         Ok((aggregate, version))

@@ -5,8 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cqrs_es::persist::PersistedEventRepository;
 use slsplay_aggregates::FixedClock;
-use slsplay_aggregates::virtual_event::{GuestState, RsvpAnswer, VirtualEventCommand, VirtualEventFact};
+use slsplay_aggregates::history::rebuild;
+use slsplay_aggregates::virtual_event::{
+    GuestState, RsvpAnswer, VirtualEvent, VirtualEventCommand, VirtualEventFact, upcasters,
+};
 use slsplay_commands::CommandContext;
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now, token};
 use slsplay_tests::stores::{DynamoStore, SqliteStore, StoreUnderTest, service};
@@ -80,6 +84,26 @@ async fn two_hundred_answers_for_fifty_seats(store: impl StoreUnderTest + 'stati
         history.iter().enumerate().all(|(i, f)| f.sequence == i + 1),
         "no gap, no duplicate"
     );
+    let waitlisted_in_order: Vec<String> = history
+        .iter()
+        .filter_map(|f| match &f.payload {
+            VirtualEventFact::GuestWaitlisted { invitation_id, .. } => Some(invitation_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        Vec::from(state.waitlist.clone()),
+        waitlisted_in_order,
+        "the waitlist keeps arrival order"
+    );
+    let facts = store.open().get_events::<VirtualEvent>(event).await.unwrap();
+    let replayed = rebuild::<VirtualEvent>(facts, &upcasters()).unwrap();
+    for instance in &instances {
+        assert_eq!(
+            instance.load(event).await.unwrap(),
+            (replayed.state.clone(), replayed.version)
+        );
+    }
     let mut answers_per_guest: HashMap<String, usize> = HashMap::new();
     for fact in &history {
         if let VirtualEventFact::InvitationAccepted { invitation_id, .. }

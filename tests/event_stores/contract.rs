@@ -321,6 +321,49 @@ pub async fn a_cached_aggregate_catches_up_with_commits_from_elsewhere(store: im
     assert_eq!((cached.seats_taken(), cached.waitlist.len()), (1, 1));
 }
 
+pub async fn raising_the_capacity_promotes_thirty_guests_in_one_commit(store: impl StoreUnderTest) {
+    // DynamoDB takes at most 25 items per transaction: promotions must not be a fact each.
+    let clock = FixedClock::at(now());
+    let commands = service(store.open(), &clock);
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-m", fixtures::create("ev-m", Some(1)), &ctx)
+        .await
+        .unwrap();
+    commands.execute("ev-m", fixtures::publish(), &ctx).await.unwrap();
+    commands
+        .execute("ev-m", fixtures::invite((0..31).map(guest)), &ctx)
+        .await
+        .unwrap();
+    for i in 0..31 {
+        let rsvp = VirtualEventCommand::Rsvp {
+            credential: fixtures::token("ev-m", &guest(i)),
+            answer: slsplay_aggregates::virtual_event::RsvpAnswer::Accept,
+        };
+        commands.execute("ev-m", rsvp, &ctx).await.unwrap();
+    }
+    let raise = slsplay_aggregates::virtual_event::UpdateDetails {
+        organizer: ORGANIZER.into(),
+        capacity: Some(None),
+        ..Default::default()
+    };
+    let committed = commands
+        .execute("ev-m", VirtualEventCommand::UpdateDetails(raise), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(committed.facts.len(), 2, "the change and one promotion fact");
+    let replayed = slsplay_aggregates::history::rebuild::<VirtualEvent>(
+        store.open().get_events::<VirtualEvent>("ev-m").await.unwrap(),
+        &slsplay_aggregates::virtual_event::upcasters(),
+    )
+    .unwrap();
+    assert_eq!(
+        (replayed.state.seats_taken(), replayed.state.details.capacity),
+        (31, None)
+    );
+    assert_eq!(commands.load("ev-m").await.unwrap().0, replayed.state);
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -351,4 +394,5 @@ contract!(
     old_fact_versions_are_upcast_on_load,
     a_rejected_command_records_nothing,
     a_cached_aggregate_catches_up_with_commits_from_elsewhere,
+    raising_the_capacity_promotes_thirty_guests_in_one_commit,
 );

@@ -102,17 +102,17 @@ async fn a_failed_commit_leaves_no_position_behind_for_followers() {
     a.execute("ev-1", fixtures::publish(), &CommandContext::new(ORGANIZER))
         .await
         .unwrap();
-    let positions: Vec<_> = b
+    let seen: Vec<_> = b
         .read_from(0, 10)
         .await
         .unwrap()
         .iter()
-        .map(|f| f.sequence)
+        .map(|f| (f.position.unwrap(), f.sequence))
         .collect();
     assert_eq!(
-        positions,
-        [1, 2],
-        "followers see each committed fact once, in order"
+        seen,
+        [(1, 1), (2, 2)],
+        "followers see each committed fact once, in order, with no gap"
     );
 }
 
@@ -136,5 +136,64 @@ async fn snapshots_only_replace_the_version_before_them() {
     assert_eq!(
         (snapshot.aggregate, snapshot.current_snapshot),
         (json!({"v": 2}), 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_share_transactions_and_a_conflict_fails_only_itself() {
+    use cqrs_es::DomainEvent;
+    use cqrs_es::persist::SerializedEvent;
+    let store = SqliteStore::new();
+    let repo = store.open();
+    let fact = |id: &str, sequence: usize| {
+        let published = slsplay_aggregates::virtual_event::VirtualEventFact::Published { at: now() };
+        SerializedEvent::new(
+            id.into(),
+            sequence,
+            "virtual_event".into(),
+            published.event_type(),
+            published.event_version(),
+            serde_json::to_value(&published).unwrap(),
+            json!({}),
+        )
+    };
+    repo.persist::<VirtualEvent>(&[fact("taken", 1)], None)
+        .await
+        .unwrap();
+    let mut commits = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let repo = repo.clone();
+        commits.spawn(async move {
+            (
+                i,
+                repo.persist::<VirtualEvent>(&[fact(&format!("ev-{i}"), 1)], None)
+                    .await,
+            )
+        });
+    }
+    let clash = repo.clone();
+    commits.spawn(async move {
+        (
+            usize::MAX,
+            clash.persist::<VirtualEvent>(&[fact("taken", 1)], None).await,
+        )
+    });
+    while let Some(done) = commits.join_next().await {
+        match done.unwrap() {
+            (usize::MAX, result) => assert!(matches!(result, Err(PersistenceError::OptimisticLockError))),
+            (i, result) => assert!(result.is_ok(), "commit {i}: {result:?}"),
+        }
+    }
+    let positions: Vec<u64> = repo
+        .read_from(0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.position.unwrap())
+        .collect();
+    assert_eq!(
+        positions,
+        (1..=201).collect::<Vec<u64>>(),
+        "201 facts, contiguous positions"
     );
 }

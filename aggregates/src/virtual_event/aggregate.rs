@@ -10,7 +10,7 @@ use super::commands::{
 };
 use super::errors::VirtualEventError;
 use super::events::{
-    Created, DetailsUpdated, InvitationIssued, MediaAttached, Rescheduled, VirtualEventFact,
+    Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion, Rescheduled, VirtualEventFact,
 };
 use super::services::{InvitationTokens, VirtualEventServices, invitation_id};
 use crate::validation::{self as v, MediaKind, Money, ValidationErrors};
@@ -192,25 +192,45 @@ impl VirtualEvent {
         }
     }
 
-    /// Gives every free seat to the waitlist, first come first served.
+    /// When a seat taken now on a paid event must be paid by: the hold, cut at the start,
+    /// since nobody can pay once the event has begun.
+    fn hold_until(&self, now: DateTime<Utc>, services: &VirtualEventServices) -> DateTime<Utc> {
+        (now + services.seat_hold).min(self.details.starts_at)
+    }
+
+    /// Gives every free seat to the waitlist, first come first served, in one fact. Only while
+    /// the event is published and has not started: a seat given later could not be used.
     async fn promote_waitlisted(
         &mut self,
         now: DateTime<Utc>,
         services: &VirtualEventServices,
         sink: &EventSink<Self>,
     ) {
-        while self.has_free_seat() {
-            let Some(invitation_id) = self.waitlist.front().cloned() else {
-                break;
-            };
-            let needs_payment = self.is_paid() && self.invitations[&invitation_id].paid.is_none();
-            let hold_until = needs_payment.then(|| now + services.seat_hold);
-            let fact = VirtualEventFact::WaitlistedGuestPromoted {
-                invitation_id,
-                hold_until,
-                at: now,
-            };
-            sink.write(fact, self).await;
+        if self.phase(now) != Some(Phase::Published) {
+            return;
+        }
+        let free = match self.details.capacity {
+            None => self.waitlist.len(),
+            Some(c) => usize::try_from(c.saturating_sub(self.seats_taken())).unwrap_or(usize::MAX),
+        };
+        let promotions: Vec<Promotion> = self
+            .waitlist
+            .iter()
+            .take(free)
+            .map(|id| {
+                let needs_payment = self.is_paid() && self.invitations[id].paid.is_none();
+                Promotion {
+                    invitation_id: id.clone(),
+                    hold_until: needs_payment.then(|| self.hold_until(now, services)),
+                }
+            })
+            .collect();
+        if !promotions.is_empty() {
+            sink.write(
+                VirtualEventFact::WaitlistedGuestsPromoted { promotions, at: now },
+                self,
+            )
+            .await;
         }
     }
 
@@ -222,16 +242,16 @@ impl VirtualEvent {
         services: &VirtualEventServices,
         sink: &EventSink<Self>,
     ) {
-        let lapsed: Vec<String> = self
+        let invitation_ids: Vec<String> = self
             .invitations
             .iter()
             .filter(|(_, i)| matches!(i.state, GuestState::SeatHeld { until } if now >= until))
             .map(|(id, _)| id.clone())
             .collect();
-        for invitation_id in lapsed {
+        if !invitation_ids.is_empty() {
             sink.write(
-                VirtualEventFact::SeatHoldExpired {
-                    invitation_id,
+                VirtualEventFact::SeatHoldsExpired {
+                    invitation_ids,
                     at: now,
                 },
                 self,
@@ -247,9 +267,6 @@ impl VirtualEvent {
         now: DateTime<Utc>,
         sink: &EventSink<Self>,
     ) -> Result<(), VirtualEventError> {
-        if self.lifecycle != Lifecycle::NotCreated {
-            return Err(VirtualEventError::AlreadyExists);
-        }
         let mut errors = ValidationErrors::default();
         let event_id = errors.check("event_id", event_id(&cmd.event_id));
         let organizer = errors.check("organizer", non_empty(&cmd.organizer));
@@ -279,6 +296,17 @@ impl VirtualEvent {
             meeting_url: meeting_url.expect(missing),
             at: now,
         };
+        if self.lifecycle != Lifecycle::NotCreated {
+            // A retried create (its answer was lost) finds the event as it made it.
+            let mut again = VirtualEvent::default();
+            again.apply(VirtualEventFact::Created(fact));
+            let same = again.organizer == self.organizer && again.details == self.details;
+            return if same {
+                Ok(())
+            } else {
+                Err(VirtualEventError::AlreadyExists)
+            };
+        }
         sink.write(VirtualEventFact::Created(fact), self).await;
         Ok(())
     }
@@ -398,7 +426,7 @@ impl VirtualEvent {
     ) -> Result<(), VirtualEventError> {
         self.require_organizer(organizer)?;
         match self.lifecycle {
-            Lifecycle::Published => return Err(VirtualEventError::AlreadyPublished),
+            Lifecycle::Published => return Ok(()),
             Lifecycle::Cancelled => return Err(VirtualEventError::Cancelled),
             _ => {}
         }
@@ -420,12 +448,14 @@ impl VirtualEvent {
         sink: &EventSink<Self>,
     ) -> Result<(), VirtualEventError> {
         self.require_organizer(organizer)?;
+        let message = v::cancel_message(message).map_err(|m| invalid("message", m))?;
         match self.phase(now) {
+            // A retried cancel (its answer was lost) finds the event as it left it.
+            Some(Phase::Cancelled) if self.cancel_message.as_ref() == Some(&message) => return Ok(()),
             Some(Phase::Cancelled) => return Err(VirtualEventError::Cancelled),
             Some(Phase::Ended) => return Err(VirtualEventError::AlreadyEnded),
             _ => {}
         }
-        let message = v::cancel_message(message).map_err(|m| invalid("message", m))?;
         sink.write(VirtualEventFact::Cancelled { message, at: now }, self)
             .await;
         Ok(())
@@ -548,7 +578,7 @@ impl VirtualEvent {
             (RsvpAnswer::Accept, _) if self.is_paid() && invitation.paid.is_none() => {
                 VirtualEventFact::SeatHeld {
                     invitation_id,
-                    until: now + services.seat_hold,
+                    until: self.hold_until(now, services),
                     at: now,
                 }
             }
@@ -581,6 +611,13 @@ impl VirtualEvent {
         let Some(price) = self.details.ticket_price.clone() else {
             return Err(VirtualEventError::NotAPaidEvent);
         };
+        let used_elsewhere = self
+            .invitations
+            .iter()
+            .any(|(id, other)| *id != invitation_id && other.paid.as_ref() == Some(&reference));
+        if used_elsewhere {
+            return Err(VirtualEventError::PaymentAlreadyUsed);
+        }
         match (&invitation.paid, invitation.state) {
             (Some(paid), _) if *paid == reference => return Ok(()),
             (Some(_), _) => return Err(VirtualEventError::AlreadyPaid),
@@ -789,20 +826,24 @@ impl Aggregate for VirtualEvent {
             F::GuestWaitlisted { invitation_id, .. } => {
                 self.set_state(&invitation_id, GuestState::Waitlisted)
             }
-            F::WaitlistedGuestPromoted {
-                invitation_id,
-                hold_until,
-                ..
-            } => {
-                let state = hold_until.map_or(GuestState::Attending, |until| GuestState::SeatHeld { until });
-                self.set_state(&invitation_id, state);
+            F::WaitlistedGuestsPromoted { promotions, .. } => {
+                for p in promotions {
+                    let state = p
+                        .hold_until
+                        .map_or(GuestState::Attending, |until| GuestState::SeatHeld { until });
+                    self.set_state(&p.invitation_id, state);
+                }
             }
             F::SeatHeld {
                 invitation_id, until, ..
             } => {
                 self.set_state(&invitation_id, GuestState::SeatHeld { until });
             }
-            F::SeatHoldExpired { invitation_id, .. } => self.set_state(&invitation_id, GuestState::Invited),
+            F::SeatHoldsExpired { invitation_ids, .. } => {
+                for id in invitation_ids {
+                    self.set_state(&id, GuestState::Invited);
+                }
+            }
             F::TicketPaid {
                 invitation_id,
                 payment_reference,

@@ -81,11 +81,11 @@ pub struct UpdateDetails {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub duration_minutes: Option<u32>,
-    /// `Some(None)` removes the limit.
-    #[serde(default)]
+    /// `Some(None)` (`null`) removes the limit.
+    #[serde(default, deserialize_with = "super::events::present_or_null")]
     pub capacity: Option<Option<u32>>,
-    /// `Some(None)` makes the event free (only before publishing).
-    #[serde(default)]
+    /// `Some(None)` (`null`) makes the event free (only before publishing).
+    #[serde(default, deserialize_with = "super::events::present_or_null")]
     pub ticket_price: Option<Option<Money>>,
     #[serde(default)]
     pub meeting_url: Option<String>,

@@ -17,8 +17,6 @@ pub enum VirtualEventError {
     NotTheOrganizer,
     #[error("only a draft can be deleted")]
     NotADraft,
-    #[error("the event is already published")]
-    AlreadyPublished,
     #[error("the event is not published yet")]
     NotPublished,
     #[error("the event was cancelled")]
@@ -51,6 +49,8 @@ pub enum VirtualEventError {
     WrongAmount { expected: Money, paid: Money },
     #[error("this ticket was already paid with another payment")]
     AlreadyPaid,
+    #[error("this payment already paid for another ticket")]
+    PaymentAlreadyUsed,
     #[error("the digest for this event was already sent")]
     DigestAlreadySent,
 }

@@ -47,11 +47,10 @@ pub enum VirtualEventFact {
         invitation_id: String,
         at: DateTime<Utc>,
     },
-    /// A seat freed up and the first waitlisted guest took it; `hold_until` is set on a paid
-    /// event, where the promoted guest still has to pay.
-    WaitlistedGuestPromoted {
-        invitation_id: String,
-        hold_until: Option<DateTime<Utc>>,
+    /// Seats freed up and the first waitlisted guests took them, in waitlist order. One fact
+    /// per command however many are promoted, so a commit stays within DynamoDB's 25 items.
+    WaitlistedGuestsPromoted {
+        promotions: Vec<Promotion>,
         at: DateTime<Utc>,
     },
     /// On a paid event an acceptance holds a seat until `until`, waiting for the payment.
@@ -60,8 +59,9 @@ pub enum VirtualEventFact {
         until: DateTime<Utc>,
         at: DateTime<Utc>,
     },
-    SeatHoldExpired {
-        invitation_id: String,
+    /// Payment windows that closed unpaid; those guests are back to not having answered.
+    SeatHoldsExpired {
+        invitation_ids: Vec<String>,
         at: DateTime<Utc>,
     },
     TicketPaid {
@@ -92,6 +92,13 @@ pub struct Created {
     pub at: DateTime<Utc>,
 }
 
+/// One promoted guest; `hold_until` is set on a paid event, where they still have to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub invitation_id: String,
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
 /// Only the fields that changed are present.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetailsUpdated {
@@ -99,11 +106,19 @@ pub struct DetailsUpdated {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `Some(None)` removes the limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `Some(None)` removes the limit (stored as `null`, absent when unchanged).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
     pub capacity: Option<Option<u32>>,
-    /// `Some(None)` makes the event free.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `Some(None)` makes the event free (stored as `null`, absent when unchanged).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
     pub ticket_price: Option<Option<Money>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meeting_url: Option<String>,
@@ -150,9 +165,9 @@ impl DomainEvent for VirtualEventFact {
             Self::InvitationAccepted { .. } => "InvitationAccepted",
             Self::InvitationDeclined { .. } => "InvitationDeclined",
             Self::GuestWaitlisted { .. } => "GuestWaitlisted",
-            Self::WaitlistedGuestPromoted { .. } => "WaitlistedGuestPromoted",
+            Self::WaitlistedGuestsPromoted { .. } => "WaitlistedGuestsPromoted",
             Self::SeatHeld { .. } => "SeatHeld",
-            Self::SeatHoldExpired { .. } => "SeatHoldExpired",
+            Self::SeatHoldsExpired { .. } => "SeatHoldsExpired",
             Self::TicketPaid { .. } => "TicketPaid",
             Self::DigestSent { .. } => "DigestSent",
         }
@@ -166,4 +181,14 @@ impl DomainEvent for VirtualEventFact {
         }
         .to_owned()
     }
+}
+
+/// For patch fields: a field that is present, even as `null`, is `Some`; serde alone would read
+/// `null` as "absent" and lose a removal.
+pub(crate) fn present_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -13,7 +13,8 @@ pub use commands::{
 };
 pub use errors::VirtualEventError;
 pub use events::{
-    CREATED_VERSION, Created, DetailsUpdated, InvitationIssued, MediaAttached, Rescheduled, VirtualEventFact,
+    CREATED_VERSION, Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion, Rescheduled,
+    VirtualEventFact,
 };
 pub use services::{
     DEFAULT_SEAT_HOLD, InvitationTokens, MIN_SECRET_BYTES, VirtualEventServices, WeakSecret, invitation_id,

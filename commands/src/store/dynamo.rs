@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     StreamSpecification, StreamViewType,
@@ -99,6 +100,31 @@ impl DynamoRepository {
     }
 }
 
+/// dynamo-es reads only `ConditionalCheckFailed` as a conflict. DynamoDB also cancels a
+/// transaction with `TransactionConflict` when another transaction touches the same item at
+/// the same moment; nothing was written either way, so both are conflicts to retry.
+fn conflict_if_retryable(error: PersistenceError) -> PersistenceError {
+    let PersistenceError::UnknownError(source) = &error else {
+        return error;
+    };
+    let Some(SdkError::ServiceError(service)) = source.downcast_ref::<SdkError<TransactWriteItemsError>>()
+    else {
+        return error;
+    };
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else {
+        return error;
+    };
+    if cancelled
+        .cancellation_reasons()
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+    {
+        PersistenceError::OptimisticLockError
+    } else {
+        error
+    }
+}
+
 fn decode(item: &HashMap<String, AttributeValue>) -> Result<SerializedEvent, PersistenceError> {
     let missing = |name: &str| {
         PersistenceError::DeserializationError(format!("event item without a valid `{name}`").into())
@@ -160,7 +186,10 @@ impl PersistedEventRepository for DynamoRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        self.inner.persist::<A>(events, snapshot_update).await
+        self.inner
+            .persist::<A>(events, snapshot_update)
+            .await
+            .map_err(conflict_if_retryable)
     }
 
     async fn stream_events<A: Aggregate>(

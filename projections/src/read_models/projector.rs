@@ -28,9 +28,9 @@ fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
         | F::InvitationAccepted { at, .. }
         | F::InvitationDeclined { at, .. }
         | F::GuestWaitlisted { at, .. }
-        | F::WaitlistedGuestPromoted { at, .. }
+        | F::WaitlistedGuestsPromoted { at, .. }
         | F::SeatHeld { at, .. }
-        | F::SeatHoldExpired { at, .. }
+        | F::SeatHoldsExpired { at, .. }
         | F::TicketPaid { at, .. }
         | F::DigestSent { at, .. } => Some(*at),
         F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
@@ -211,24 +211,23 @@ pub async fn apply<T: ReadTx + Send>(
             .await?;
             bump_stats(tx, event_id, at, |s| s.waitlisted += 1).await?;
         }
-        F::WaitlistedGuestPromoted {
-            invitation_id,
-            hold_until,
-            ..
-        } => {
-            let rsvp = if hold_until.is_some() {
-                "seat_held"
-            } else {
-                "attending"
-            };
-            move_guest(tx, &mut page, invitation_id, rsvp, &now, |g| {
-                g.hold_until = hold_until.map(timestamp);
-                if hold_until.is_some() {
-                    g.payment = "due".into();
-                }
-            })
-            .await?;
-            bump_stats(tx, event_id, at, |s| s.promoted += 1).await?;
+        F::WaitlistedGuestsPromoted { promotions, .. } => {
+            for p in promotions {
+                let rsvp = if p.hold_until.is_some() {
+                    "seat_held"
+                } else {
+                    "attending"
+                };
+                move_guest(tx, &mut page, &p.invitation_id, rsvp, &now, |g| {
+                    g.hold_until = p.hold_until.map(timestamp);
+                    if p.hold_until.is_some() {
+                        g.payment = "due".into();
+                    }
+                })
+                .await?;
+            }
+            let n = i64::try_from(promotions.len()).unwrap_or(i64::MAX);
+            bump_stats(tx, event_id, at, |s| s.promoted += n).await?;
         }
         F::SeatHeld {
             invitation_id, until, ..
@@ -241,12 +240,14 @@ pub async fn apply<T: ReadTx + Send>(
             .await?;
             bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
         }
-        F::SeatHoldExpired { invitation_id, .. } => {
-            move_guest(tx, &mut page, invitation_id, "invited", &now, |g| {
-                g.hold_until = None;
-                g.payment = "none".into();
-            })
-            .await?;
+        F::SeatHoldsExpired { invitation_ids, .. } => {
+            for invitation_id in invitation_ids {
+                move_guest(tx, &mut page, invitation_id, "invited", &now, |g| {
+                    g.hold_until = None;
+                    g.payment = "none".into();
+                })
+                .await?;
+            }
         }
         F::TicketPaid {
             invitation_id,

@@ -106,7 +106,7 @@ fn run(mut conn: Connection, queue: &mpsc::Receiver<Request>, head: &watch::Send
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, commits = batch.len(), "SQLite transaction failed");
+                tracing::error!(error = e, commits = batch.len(), "SQLite transaction failed");
                 for request in batch {
                     let failed =
                         PersistenceError::UnknownError(format!("the commit was not written: {e}").into());
@@ -119,24 +119,32 @@ fn run(mut conn: Connection, queue: &mpsc::Receiver<Request>, head: &watch::Send
 
 type Outcomes = Vec<Result<(), PersistenceError>>;
 
-/// Writes every commit in its own savepoint of one transaction; the transaction itself
-/// failing fails them all.
-fn write_batch(conn: &mut Connection, commits: &[&Commit]) -> rusqlite::Result<(Outcomes, u64)> {
-    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+/// Writes every commit in its own savepoint of one transaction. A conflict fails that commit
+/// alone; any other error (disk full, I/O) may have rolled back the whole transaction, so it
+/// fails the whole batch and nothing in it is acknowledged.
+fn write_batch(conn: &mut Connection, commits: &[&Commit]) -> Result<(Outcomes, u64), String> {
+    let mut tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
     let mut outcomes = Vec::with_capacity(commits.len());
     for commit in commits {
-        let savepoint = tx.savepoint()?;
+        let savepoint = tx.savepoint().map_err(|e| e.to_string())?;
         match write_one(&savepoint, commit) {
             Ok(()) => {
-                savepoint.commit()?;
+                savepoint.commit().map_err(|e| e.to_string())?;
                 outcomes.push(Ok(()));
             }
             // Dropping the savepoint rolls this commit back, and only this one.
-            Err(e) => outcomes.push(Err(e)),
+            Err(PersistenceError::OptimisticLockError) => {
+                outcomes.push(Err(PersistenceError::OptimisticLockError))
+            }
+            Err(e) => return Err(e.to_string()),
         }
     }
-    let head: u64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?;
-    tx.commit()?;
+    let head: u64 = tx
+        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
     Ok((outcomes, head))
 }
 
