@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use slsplay_aggregates::SystemClock;
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 
 use crate::config::{DataDir, DevConfig};
@@ -107,7 +108,7 @@ async fn dlq(command: DlqCommand) -> anyhow::Result<()> {
         "no queues at {} (is --data-dir right?)",
         path.display()
     );
-    let queues = EmbeddedQueues::open(path, QueuePolicy::default())?;
+    let queues = EmbeddedQueues::open(path, QueuePolicy::default(), Arc::new(SystemClock))?;
     match command {
         DlqCommand::List { .. } => {
             for dead in queues.dead_letters(queue).await? {

@@ -46,8 +46,8 @@ impl Platform {
         let tokens = InvitationTokens::new(&invitation_secret(data_dir)?)?;
         let clock = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens);
-        let commands = CommandService::new(store.clone(), upcasters(), services, clock);
-        let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default())
+        let commands = CommandService::new(store.clone(), upcasters(), services, clock.clone());
+        let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default(), clock.clone())
             .with_context(|| format!("opening the queues {}", data_dir.queues().display()))?;
         let read_store = SqliteReadStore::open(data_dir.read_models())
             .with_context(|| format!("opening the read models {}", data_dir.read_models().display()))?;

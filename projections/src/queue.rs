@@ -14,9 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use slsplay_aggregates::Clock;
 use tokio::sync::{Mutex, Notify};
 
 const SCHEMA: &str = "
@@ -107,10 +107,7 @@ pub struct EmbeddedQueues {
     conn: Arc<Mutex<Connection>>,
     policy: QueuePolicy,
     sent: Arc<Notify>,
-}
-
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    clock: Arc<dyn Clock>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -118,7 +115,11 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl EmbeddedQueues {
-    pub fn open(path: impl AsRef<Path>, policy: QueuePolicy) -> Result<Self, QueueError> {
+    pub fn open(
+        path: impl AsRef<Path>,
+        policy: QueuePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, QueueError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -128,7 +129,12 @@ impl EmbeddedQueues {
             conn: Arc::new(Mutex::new(conn)),
             policy,
             sent: Arc::new(Notify::new()),
+            clock,
         })
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
     }
 
     /// Woken whenever a message is sent or a failed one is released, so consumers need not poll
@@ -151,7 +157,7 @@ impl EmbeddedQueues {
                 "INSERT INTO queue_messages (queue, group_id, dedup_id, body, visible_at, sent_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (queue, dedup_id) DO NOTHING",
             )?;
-            let (now, sent_at) = (now_ms(), Utc::now().to_rfc3339());
+            let (now, sent_at) = (self.now_ms(), self.clock.now().to_rfc3339());
             for (queue, messages) in batches {
                 for m in messages {
                     insert.execute(params![queue, m.group_id, m.dedup_id, m.body, now, sent_at])?;
@@ -185,7 +191,7 @@ impl EmbeddedQueues {
     /// due and not in flight. Messages that reach `max_receives` without success go dead.
     pub async fn receive(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let mut conn = self.conn.lock().await;
-        let now = now_ms();
+        let now = self.now_ms();
         let tx = conn.transaction()?;
         // A message whose last delivery timed out after its last allowed receive is dead.
         tx.execute(
@@ -236,7 +242,7 @@ impl EmbeddedQueues {
     pub async fn fail(&self, delivery: &Delivery, error: &str) -> Result<(), QueueError> {
         let conn = self.conn.lock().await;
         let dead = delivery.receives >= self.policy.max_receives;
-        let retry_at = now_ms() + millis(self.policy.retry_after(delivery.receives));
+        let retry_at = self.now_ms() + millis(self.policy.retry_after(delivery.receives));
         conn.execute(
             "UPDATE queue_messages SET dead = ?2, visible_at = ?3, last_error = ?4 WHERE id = ?1",
             params![delivery.receipt, dead, retry_at, error],
@@ -259,7 +265,7 @@ impl EmbeddedQueues {
             [queue],
             |r| r.get(0),
         )?;
-        Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))))
+        Ok(next.map(|at| Duration::from_millis(u64::try_from(at - self.now_ms()).unwrap_or(0))))
     }
 
     pub async fn dead_letters(&self, queue: Option<&str>) -> Result<Vec<DeadLetter>, QueueError> {
@@ -289,7 +295,7 @@ impl EmbeddedQueues {
         let n = conn.execute(
             "UPDATE queue_messages SET dead = 0, receives = 0, visible_at = ?2, last_error = NULL
              WHERE dead = 1 AND (?1 IS NULL OR queue = ?1)",
-            params![queue, now_ms()],
+            params![queue, self.now_ms()],
         )?;
         drop(conn);
         self.sent.notify_waiters();

@@ -1,0 +1,180 @@
+//! The local asynchronous tier as a user runs it: `slsplay dev` keeps the read models up to
+//! date from facts appended by any process, dead letters can be listed and redriven, and
+//! `slsplay projections rebuild` replays everything into fresh read models.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use slsplay_aggregates::FixedClock;
+use slsplay_commands::CommandContext;
+use slsplay_commands::store::{SqliteEventRepository, SqliteOptions};
+use slsplay_tests::fixtures::{self, ORGANIZER, guest, now};
+use slsplay_tests::stores::service;
+use support::{Dev, slsplay};
+
+/// Reads one value from the read model file, as an analyst would.
+fn read_model(data_dir: &Path, sql: &str) -> Option<String> {
+    let path = data_dir.join("read_models.sqlite3");
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.query_row(sql, [], |r| r.get::<_, String>(0))
+        .optional()
+        .ok()
+        .flatten()
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn events(data_dir: &Path) -> SqliteEventRepository {
+    SqliteEventRepository::open(data_dir.join("events.sqlite3"), SqliteOptions::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let commands = {
+        std::fs::create_dir_all(&data).unwrap();
+        service(events(&data), &FixedClock::at(now()))
+    };
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-1", fixtures::create("ev-1", Some(5)), &ctx)
+        .await
+        .unwrap();
+    commands.execute("ev-1", fixtures::publish(), &ctx).await.unwrap();
+
+    let dev = Dev::start(&data);
+    assert_eq!(dev.get("/health").0, 200);
+    let status = || {
+        read_model(
+            &data,
+            "SELECT status || '@' || version FROM event_pages WHERE event_id = 'ev-1'",
+        )
+    };
+    wait_for("the page of ev-1", || status().as_deref() == Some("published@2"));
+
+    commands
+        .execute("ev-1", fixtures::invite((0..3).map(guest)), &ctx)
+        .await
+        .unwrap();
+    let invited = || {
+        read_model(
+            &data,
+            "SELECT CAST(invited AS TEXT) FROM event_pages WHERE event_id = 'ev-1'",
+        )
+    };
+    wait_for("three invitations on the page", || {
+        invited().as_deref() == Some("3")
+    });
+    let guests = read_model(
+        &data,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM guest_list WHERE event_id = 'ev-1'",
+    );
+    assert_eq!(guests.as_deref(), Some("3"));
+
+    let rebuild_beside_dev = slsplay()
+        .args(["projections", "rebuild", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!rebuild_beside_dev.status.success());
+    assert!(String::from_utf8_lossy(&rebuild_beside_dev.stderr).contains("stop `slsplay dev`"));
+    assert!(dev.interrupt().success());
+
+    let page_before = read_model(
+        &data,
+        "SELECT json_array(title, status, invited, attending, version) FROM event_pages",
+    );
+    let rebuilt = slsplay()
+        .args(["projections", "rebuild", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&rebuilt.stdout).trim(),
+        "rebuilt read_models from 3 facts"
+    );
+    assert!(String::from_utf8_lossy(&rebuilt.stderr).contains("[##############################] 3/3 facts"));
+    let page_after = read_model(
+        &data,
+        "SELECT json_array(title, status, invited, attending, version) FROM event_pages",
+    );
+    assert_eq!(page_after, page_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let commands = service(events(&data), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-ok", fixtures::create("ev-ok", None), &ctx)
+        .await
+        .unwrap();
+    {
+        // A fact no version of the code can read, as a bad deploy might leave behind.
+        let conn = Connection::open(data.join("events.sqlite3")).unwrap();
+        conn.execute(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('virtual_event', 'ev-bad', 1, 'Mystery', '9.0.0', '{\"Mystery\":{}}', '{}')",
+            [],
+        )
+        .unwrap();
+    }
+    commands
+        .execute("ev-ok", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+
+    let dev = Dev::start(&data);
+    let list = || {
+        let out = slsplay()
+            .args(["dlq", "list", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    wait_for("the poison fact in the dead-letter queue", || {
+        list().contains("virtual_event:ev-bad:1")
+    });
+    let dead: serde_json::Value = serde_json::from_str(list().lines().next().unwrap()).unwrap();
+    assert_eq!(dead["queue"], "read_models");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("cannot be decoded"),
+        "{dead}"
+    );
+    // The healthy event went through meanwhile.
+    let status = read_model(&data, "SELECT status FROM event_pages WHERE event_id = 'ev-ok'");
+    assert_eq!(status.as_deref(), Some("published"));
+
+    let redrive = slsplay()
+        .args(["dlq", "redrive", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&redrive.stdout).trim(),
+        "redrove 1 messages"
+    );
+    wait_for("the redriven message to fail again and come back", || {
+        list().contains("virtual_event:ev-bad:1")
+    });
+    assert!(dev.interrupt().success());
+}
