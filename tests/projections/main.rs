@@ -1,4 +1,5 @@
 //! Projection builders over the embedded stores: read models, exactly-once delivery, gaps.
 
 mod builder;
+mod live_equals_rebuilt;
 mod read_models;
