@@ -78,8 +78,11 @@ impl Key {
 }
 
 /// A typed row of one table. Its fields are the table's columns.
-pub trait ReadModel: Serialize + DeserializeOwned {
+pub trait ReadModel: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const TABLE: Table;
+
+    /// This row's primary key (`TABLE.key_of(&self.to_row())`, without building the row).
+    fn key(&self) -> Key;
 
     fn to_row(&self) -> Row {
         match serde_json::to_value(self) {

@@ -18,3 +18,35 @@ pub const TABLES: &[Table] = &[
     EventByStart::TABLE,
     DailyInvitationStats::TABLE,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ReadModel;
+
+    fn check<M: ReadModel + Default>(mut model: M, fill: impl FnOnce(&mut M)) {
+        fill(&mut model);
+        assert_eq!(model.key(), M::TABLE.key_of(&model.to_row()), "{}", M::TABLE.name);
+    }
+
+    #[test]
+    fn each_model_names_the_key_its_table_declares() {
+        check(EventPage::default(), |m| m.event_id = "e".into());
+        check(MeetingLink::default(), |m| m.event_id = "e".into());
+        check(GuestListEntry::default(), |m| {
+            (m.event_id, m.invitation_id) = ("e".into(), "i".into())
+        });
+        check(InvitationByEmail::default(), |m| {
+            (m.email, m.event_id) = ("a@b.c".into(), "e".into())
+        });
+        check(OrganizerEvent::default(), |m| {
+            (m.organizer, m.event_id) = ("o".into(), "e".into())
+        });
+        check(EventByStart::default(), |m| {
+            (m.start_day, m.start_key) = ("d".into(), "k".into())
+        });
+        check(DailyInvitationStats::default(), |m| {
+            (m.event_id, m.day) = ("e".into(), "d".into())
+        });
+    }
+}

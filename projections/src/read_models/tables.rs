@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{ReadModel, Table, integer, text};
+use crate::schema::{Key, ReadModel, Table, integer, text};
 
 /// `event_pages`: what anyone with access sees of an event, with live counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,10 @@ pub struct EventPage {
 }
 
 impl ReadModel for EventPage {
+    fn key(&self) -> Key {
+        Key::new(self.event_id.clone())
+    }
+
     const TABLE: Table = Table {
         name: "event_pages",
         partition_key: "event_id",
@@ -76,6 +80,10 @@ pub struct MeetingLink {
 }
 
 impl ReadModel for MeetingLink {
+    fn key(&self) -> Key {
+        Key::new(self.event_id.clone())
+    }
+
     const TABLE: Table = Table {
         name: "meeting_links",
         partition_key: "event_id",
@@ -104,6 +112,10 @@ pub struct GuestListEntry {
 }
 
 impl ReadModel for GuestListEntry {
+    fn key(&self) -> Key {
+        Key::with_sort(self.event_id.clone(), self.invitation_id.clone())
+    }
+
     const TABLE: Table = Table {
         name: "guest_list",
         partition_key: "event_id",
@@ -140,6 +152,10 @@ pub struct InvitationByEmail {
 }
 
 impl ReadModel for InvitationByEmail {
+    fn key(&self) -> Key {
+        Key::with_sort(self.email.clone(), self.event_id.clone())
+    }
+
     const TABLE: Table = Table {
         name: "invitations_by_email",
         partition_key: "email",
@@ -172,6 +188,10 @@ pub struct OrganizerEvent {
 }
 
 impl ReadModel for OrganizerEvent {
+    fn key(&self) -> Key {
+        Key::with_sort(self.organizer.clone(), self.event_id.clone())
+    }
+
     const TABLE: Table = Table {
         name: "organizer_events",
         partition_key: "organizer",
@@ -203,6 +223,10 @@ pub struct EventByStart {
 }
 
 impl ReadModel for EventByStart {
+    fn key(&self) -> Key {
+        Key::with_sort(self.start_day.clone(), self.start_key.clone())
+    }
+
     const TABLE: Table = Table {
         name: "events_by_start",
         partition_key: "start_day",
@@ -234,6 +258,10 @@ pub struct DailyInvitationStats {
 }
 
 impl ReadModel for DailyInvitationStats {
+    fn key(&self) -> Key {
+        Key::with_sort(self.event_id.clone(), self.day.clone())
+    }
+
     const TABLE: Table = Table {
         name: "invitation_stats_daily",
         partition_key: "event_id",

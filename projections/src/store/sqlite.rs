@@ -5,6 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue};
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -79,13 +82,55 @@ impl ReadStore for SqliteReadStore {
     async fn begin(&self) -> Result<SqliteTx, ReadStoreError> {
         let conn = self.conn.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(storage)?;
-        Ok(SqliteTx { conn, open: true })
+        Ok(SqliteTx {
+            conn,
+            open: true,
+            rows: HashMap::new(),
+            checkpoints: HashMap::new(),
+        })
     }
 }
 
+/// A transaction that keeps the rows it touched in memory and writes the changed ones at
+/// commit: a rebuild applies thousands of facts per transaction, and most of them touch the
+/// same few rows (the event's page, its lists, the day's counts).
 pub struct SqliteTx {
     conn: OwnedMutexGuard<Connection>,
     open: bool,
+    rows: HashMap<(&'static str, String), Cached>,
+    checkpoints: HashMap<(String, String), (usize, bool)>,
+}
+
+/// A row as this transaction sees it (None: absent), typed, and whether the transaction
+/// changed it. Rows stay typed until the commit writes them: converting on every read and
+/// write was most of a rebuild's time.
+struct Cached {
+    key: Key,
+    model: Option<Box<dyn CachedModel>>,
+    dirty: bool,
+}
+
+trait CachedModel: Send {
+    fn row(&self) -> Row;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<M: ReadModel> CachedModel for M {
+    fn row(&self) -> Row {
+        self.to_row()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn typed<M: ReadModel>(model: &dyn CachedModel) -> M {
+    model
+        .as_any()
+        .downcast_ref::<M>()
+        .expect("a cached row has its table's type")
+        .clone()
 }
 
 impl Drop for SqliteTx {
@@ -108,6 +153,56 @@ fn sql(value: &Value) -> ToSqlOutput<'static> {
         Value::String(s) => SqlValue::Text(s.clone()),
         other => SqlValue::Text(other.to_string()),
     })
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The cache key of a row: partition and sort key, joined by a separator no key contains.
+fn cache_key(key: &Key) -> String {
+    let mut k = scalar_text(&key.partition);
+    if let Some(sort) = &key.sort {
+        k.push('\u{1f}');
+        k.push_str(&scalar_text(sort));
+    }
+    k
+}
+
+/// The four statements of each table, written once.
+struct Statements {
+    get: String,
+    list: String,
+    upsert: String,
+    delete: String,
+}
+
+fn statements(table: &Table) -> &'static Statements {
+    static ALL: std::sync::OnceLock<HashMap<&'static str, Statements>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        TABLES
+            .iter()
+            .map(|t| {
+                let columns = column_list(t);
+                let placeholders: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
+                let statements = Statements {
+                    get: format!("SELECT {columns} FROM {} WHERE {}", t.name, key_clause(t)),
+                    list: format!("SELECT {columns} FROM {} WHERE {} = ?1", t.name, t.partition_key),
+                    upsert: format!(
+                        "INSERT OR REPLACE INTO {} ({columns}) VALUES ({})",
+                        t.name,
+                        placeholders.join(", ")
+                    ),
+                    delete: format!("DELETE FROM {} WHERE {}", t.name, key_clause(t)),
+                };
+                (t.name, statements)
+            })
+            .collect()
+    });
+    &all[table.name]
 }
 
 fn key_clause(table: &Table) -> String {
@@ -154,85 +249,148 @@ fn decode<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
     })
 }
 
-impl ReadTx for SqliteTx {
-    async fn get<M: ReadModel + Send>(&mut self, key: &Key) -> Result<Option<M>, ReadStoreError> {
+impl SqliteTx {
+    fn load<M: ReadModel>(&mut self, key: &Key) -> Result<Option<M>, ReadStoreError> {
         let table = M::TABLE;
-        let sql_text = format!(
-            "SELECT {} FROM {} WHERE {}",
-            column_list(&table),
-            table.name,
-            key_clause(&table)
-        );
+        let cache = (table.name, cache_key(key));
+        if let Some(cached) = self.rows.get(&cache) {
+            return Ok(cached.model.as_deref().map(typed::<M>));
+        }
+        let sql_text = &statements(&table).get;
         let row = self
             .conn
-            .prepare_cached(&sql_text)
+            .prepare_cached(sql_text)
             .and_then(|mut stmt| {
                 stmt.query_row(params_from_iter(key_params(key)), |r| read_row(&table, r))
                     .optional()
             })
             .map_err(storage)?;
-        row.map(decode).transpose()
+        let model = row.map(decode::<M>).transpose()?;
+        let boxed = model.clone().map(|m| Box::new(m) as Box<dyn CachedModel>);
+        self.rows.insert(
+            cache,
+            Cached {
+                key: key.clone(),
+                model: boxed,
+                dirty: false,
+            },
+        );
+        Ok(model)
+    }
+
+    fn write<M: ReadModel>(&mut self, key: &Key, model: Option<M>) {
+        let model = model.map(|m| Box::new(m) as Box<dyn CachedModel>);
+        self.rows.insert(
+            (M::TABLE.name, cache_key(key)),
+            Cached {
+                key: key.clone(),
+                model,
+                dirty: true,
+            },
+        );
+    }
+
+    fn flush(&mut self) -> Result<(), ReadStoreError> {
+        let tables: HashMap<&str, &Table> = TABLES.iter().map(|t| (t.name, t)).collect();
+        for ((table, _), Cached { key, model, dirty }) in self.rows.drain() {
+            if !dirty {
+                continue;
+            }
+            let table = tables[table];
+            match model.map(|m| m.row()) {
+                Some(row) => {
+                    let values: Vec<_> = table
+                        .columns
+                        .iter()
+                        .map(|c| sql(row.get(c.name).unwrap_or(&Value::Null)))
+                        .collect();
+                    self.conn
+                        .prepare_cached(&statements(table).upsert)
+                        .and_then(|mut s| s.execute(params_from_iter(values)))
+                        .map_err(storage)?;
+                }
+                None => {
+                    self.conn
+                        .prepare_cached(&statements(table).delete)
+                        .and_then(|mut s| s.execute(params_from_iter(key_params(&key))))
+                        .map_err(storage)?;
+                }
+            }
+        }
+        for ((projection, aggregate_id), (sequence, dirty)) in self.checkpoints.drain() {
+            if !dirty {
+                continue;
+            }
+            let sequence = i64::try_from(sequence).map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO projection_checkpoints (projection, aggregate_id, last_sequence) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (projection, aggregate_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+                )
+                .and_then(|mut s| s.execute(params![projection, aggregate_id, sequence]))
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+}
+
+impl ReadTx for SqliteTx {
+    async fn get<M: ReadModel + Send>(&mut self, key: &Key) -> Result<Option<M>, ReadStoreError> {
+        self.load::<M>(key)
     }
 
     async fn put<M: ReadModel + Sync>(&mut self, model: &M) -> Result<(), ReadStoreError> {
-        let table = M::TABLE;
-        let row = model.to_row();
-        let placeholders: Vec<String> = (1..=table.columns.len()).map(|i| format!("?{i}")).collect();
-        let sql_text = format!(
-            "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
-            table.name,
-            column_list(&table),
-            placeholders.join(", ")
-        );
-        let values: Vec<_> = table
-            .columns
-            .iter()
-            .map(|c| sql(row.get(c.name).unwrap_or(&Value::Null)))
-            .collect();
-        self.conn
-            .prepare_cached(&sql_text)
-            .and_then(|mut s| s.execute(params_from_iter(values)))
-            .map_err(storage)?;
+        self.write(&model.key(), Some(model.clone()));
         Ok(())
     }
 
     async fn delete<M: ReadModel>(&mut self, key: &Key) -> Result<(), ReadStoreError> {
-        let table = M::TABLE;
-        let sql_text = format!("DELETE FROM {} WHERE {}", table.name, key_clause(&table));
-        self.conn
-            .prepare_cached(&sql_text)
-            .and_then(|mut s| s.execute(params_from_iter(key_params(key))))
-            .map_err(storage)?;
+        self.write::<M>(key, None);
         Ok(())
     }
 
     async fn list<M: ReadModel + Send>(&mut self, partition: &Value) -> Result<Vec<M>, ReadStoreError> {
         let table = M::TABLE;
-        let order = table.sort_key.unwrap_or(table.partition_key);
-        let sql_text = format!(
-            "SELECT {} FROM {} WHERE {} = ?1 ORDER BY {order}",
-            column_list(&table),
-            table.name,
-            table.partition_key
-        );
-        let rows = self
+        let stored = self
             .conn
-            .prepare_cached(&sql_text)
+            .prepare_cached(&statements(&table).list)
             .and_then(|mut stmt| {
                 stmt.query_map([sql(partition)], |r| read_row(&table, r))?
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(storage)?;
-        rows.into_iter().map(decode).collect()
+        // Keyed by partition and sort key, so the map is in sort key order; what this
+        // transaction changed wins over what is stored.
+        let mut rows: BTreeMap<String, M> = BTreeMap::new();
+        for row in stored {
+            let key = cache_key(&table.key_of(&row));
+            rows.insert(key, decode(row)?);
+        }
+        for ((name, cache), cached) in &self.rows {
+            if *name != table.name || cached.key.partition != *partition {
+                continue;
+            }
+            match cached.model.as_deref() {
+                Some(model) => rows.insert(cache.clone(), typed::<M>(model)),
+                None => rows.remove(cache),
+            };
+        }
+        Ok(rows.into_values().collect())
     }
 
     async fn checkpoint(&mut self, projection: &str, aggregate_id: &str) -> Result<usize, ReadStoreError> {
+        let key = (projection.to_owned(), aggregate_id.to_owned());
+        if let Some((sequence, _)) = self.checkpoints.get(&key) {
+            return Ok(*sequence);
+        }
         let found: Option<i64> = self
             .conn
             .prepare_cached("SELECT last_sequence FROM projection_checkpoints WHERE projection = ?1 AND aggregate_id = ?2")
             .and_then(|mut s| s.query_row(params![projection, aggregate_id], |r| r.get(0)).optional())
             .map_err(storage)?;
-        Ok(found.and_then(|n| usize::try_from(n).ok()).unwrap_or(0))
+        let sequence = found.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        self.checkpoints.insert(key, (sequence, false));
+        Ok(sequence)
     }
 
     async fn set_checkpoint(
@@ -241,18 +399,13 @@ impl ReadTx for SqliteTx {
         aggregate_id: &str,
         sequence: usize,
     ) -> Result<(), ReadStoreError> {
-        let sequence = i64::try_from(sequence).map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO projection_checkpoints (projection, aggregate_id, last_sequence) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (projection, aggregate_id) DO UPDATE SET last_sequence = excluded.last_sequence",
-            )
-            .and_then(|mut s| s.execute(params![projection, aggregate_id, sequence]))
-            .map_err(storage)?;
+        self.checkpoints
+            .insert((projection.to_owned(), aggregate_id.to_owned()), (sequence, true));
         Ok(())
     }
 
     async fn commit(mut self) -> Result<(), ReadStoreError> {
+        self.flush()?;
         self.conn.execute_batch("COMMIT").map_err(storage)?;
         self.open = false;
         Ok(())
