@@ -3,8 +3,7 @@
 //! (figures go to the README; nothing here asserts a speed).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::EventEnvelope;
@@ -131,6 +130,122 @@ async fn replay(facts_wanted: usize) {
     );
 }
 
+/// Commands at a steady rate through the local platform; for each, the time from its
+/// acknowledgement until the event's page in the read model shows its version.
+async fn lag(rate: u32, seconds: u32) {
+    use slsplay_aggregates::virtual_event::{CreateEvent, VirtualEventCommand};
+    use slsplay_commands::CommandContext;
+    use slsplay_lambdas::local::pipeline::Pipeline;
+    use slsplay_lambdas::platform::Platform;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = DataDir {
+        path: dir.path().to_path_buf(),
+    };
+    let platform = Platform::open(&data_dir, Durability::Full).unwrap();
+    let pipeline = Pipeline::start(
+        platform.store.clone(),
+        platform.queues.clone(),
+        platform.read_models.clone(),
+    );
+    let commands = platform.commands.clone();
+    let ctx = CommandContext::new("org");
+    const EVENTS: usize = 200;
+    for e in 0..EVENTS {
+        let id = format!("ev{e}");
+        let create = CreateEvent {
+            event_id: id.clone(),
+            organizer: "org".into(),
+            title: "Lag night".into(),
+            description: String::new(),
+            starts_at: Utc::now() + chrono::Duration::days(30),
+            time_zone: "Europe/Madrid".into(),
+            duration_minutes: 60,
+            capacity: None,
+            ticket_price: None,
+            meeting_url: "https://meet.example.com/lag".into(),
+        };
+        commands
+            .execute(&id, VirtualEventCommand::CreateEvent(create), &ctx)
+            .await
+            .unwrap();
+    }
+
+    let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel::<(usize, usize, Instant)>();
+    let total = (rate * seconds) as usize;
+    let driver = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut sent = tokio::task::JoinSet::new();
+        for n in 0..total {
+            tick.tick().await;
+            let (commands, acks) = (commands.clone(), acks.clone());
+            sent.spawn(async move {
+                let e = n % EVENTS;
+                let invite = VirtualEventCommand::Invite {
+                    organizer: "org".into(),
+                    emails: vec![format!("g{n}@example.com")],
+                };
+                let done = commands
+                    .execute(&format!("ev{e}"), invite, &CommandContext::new("org"))
+                    .await
+                    .unwrap();
+                let _ = acks.send((e, done.version, Instant::now()));
+            });
+        }
+        while sent.join_next().await.is_some() {}
+    });
+
+    let conn = rusqlite::Connection::open_with_flags(
+        data_dir.read_models(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut pending: Vec<(usize, usize, Instant)> = Vec::new();
+    let mut lags: Vec<Duration> = Vec::with_capacity(total);
+    let started = Instant::now();
+    while lags.len() < total {
+        while let Ok(ack) = acked.try_recv() {
+            pending.push(ack);
+        }
+        let mut versions = vec![0usize; EVENTS];
+        let mut stmt = conn
+            .prepare_cached("SELECT event_id, version FROM event_pages")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .unwrap();
+        for row in rows.flatten() {
+            if let Ok(e) = row.0.trim_start_matches("ev").parse::<usize>() {
+                versions[e] = usize::try_from(row.1).unwrap_or(0);
+            }
+        }
+        let now = Instant::now();
+        pending.retain(|(e, version, at)| {
+            if versions[*e] >= *version {
+                lags.push(now.saturating_duration_since(*at));
+                false
+            } else {
+                true
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    driver.await.unwrap();
+    let elapsed = started.elapsed();
+    pipeline.stop().await;
+    lags.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "\n| commands | rate | p50 lag | p99 lag | max lag |\n|---|---|---|---|---|\n| {total} | {:.0}/s | {:.1} ms | {:.1} ms | {:.1} ms |",
+        total as f64 / elapsed.as_secs_f64(),
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*lags.last().unwrap()),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args
@@ -151,6 +266,8 @@ fn main() {
         if which.is_empty() || which == "replay" {
             replay(facts).await;
         }
-        let _ = Arc::new(());
+        if which.is_empty() || which == "lag" {
+            lag(500, 20).await;
+        }
     });
 }

@@ -149,16 +149,20 @@ async fn consume(queues: EmbeddedQueues, builder: Arc<ReadModelBuilder>, mut sto
             })
             .collect();
         let failures = handle_batch(builder.as_ref(), &items).await;
+        let mut done = Vec::with_capacity(deliveries.len());
         for delivery in &deliveries {
-            let failure = failures.iter().find(|f| f.id == delivery.receipt.to_string());
-            let settled = match failure {
-                Some(f) => queues.fail(delivery, &f.error).await,
-                None => queues.ack(delivery.receipt).await,
-            };
-            if let Err(e) = settled {
-                // The message stays in flight and comes back after its visibility timeout.
-                tracing::error!(error = %e, queue, "cannot settle a delivery");
+            match failures.iter().find(|f| f.id == delivery.receipt.to_string()) {
+                Some(f) => {
+                    if let Err(e) = queues.fail(delivery, &f.error).await {
+                        tracing::error!(error = %e, queue, "cannot release a failed delivery");
+                    }
+                }
+                None => done.push(delivery.receipt),
             }
+        }
+        if let Err(e) = queues.ack_all(&done).await {
+            // Those messages come back after their visibility timeout, and are skipped then.
+            tracing::error!(error = %e, queue, "cannot acknowledge deliveries");
         }
     }
 }
