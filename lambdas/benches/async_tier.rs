@@ -12,7 +12,7 @@ use slsplay_aggregates::virtual_event::{
     Created, InvitationIssued, VirtualEvent, VirtualEventFact as F, invitation_id,
 };
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
-use slsplay_lambdas::config::DataDir;
+use slsplay_lambdas::config::{DataDir, MailConfig};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -142,12 +142,8 @@ async fn lag(rate: u32, seconds: u32) {
     let data_dir = DataDir {
         path: dir.path().to_path_buf(),
     };
-    let platform = Platform::open(&data_dir, Durability::Full).unwrap();
-    let pipeline = Pipeline::start(
-        platform.store.clone(),
-        platform.queues.clone(),
-        platform.read_models.clone(),
-    );
+    let platform = Platform::open(&data_dir, Durability::Full, MailConfig::default().settings()).unwrap();
+    let pipeline = Pipeline::start(&platform);
     let commands = platform.commands.clone();
     let ctx = CommandContext::new("org");
     const EVENTS: usize = 200;

@@ -124,7 +124,11 @@ async fn dlq(command: DlqCommand) -> anyhow::Result<()> {
 }
 
 async fn dev(config: DevConfig) -> anyhow::Result<()> {
-    let platform = Arc::new(Platform::open(&config.data_dir, config.durability)?);
+    let platform = Arc::new(Platform::open(
+        &config.data_dir,
+        config.durability,
+        config.mail.settings(),
+    )?);
     tracing::info!(
         data_dir = %config.data_dir.path.display(),
         durability = ?config.durability,
@@ -135,11 +139,7 @@ async fn dev(config: DevConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
-    let pipeline = Pipeline::start(
-        platform.store.clone(),
-        platform.queues.clone(),
-        platform.read_models.clone(),
-    );
+    let pipeline = Pipeline::start(&platform);
     let state = AppState {
         platform: platform.clone(),
         started: Instant::now(),

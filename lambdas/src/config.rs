@@ -28,6 +28,16 @@ impl DataDir {
         self.path.join("queues.sqlite3")
     }
 
+    /// The email builder's outbox.
+    pub fn mail_store(&self) -> PathBuf {
+        self.path.join("mail.sqlite3")
+    }
+
+    /// Where sent emails land as .eml files.
+    pub fn mail_folder(&self) -> PathBuf {
+        self.path.join("mail")
+    }
+
     /// Claims the folder for this process: `slsplay dev` holds it while running, and commands
     /// that replace files in it (a rebuild) refuse to run beside it.
     pub fn lock(&self) -> anyhow::Result<DataDirLock> {
@@ -71,6 +81,44 @@ pub struct DevConfig {
     /// `full`: an acknowledged command survives a power cut; `normal`: only a process crash.
     #[arg(long, env = "SLSPLAY_DURABILITY", default_value = "full")]
     pub durability: Durability,
+    #[command(flatten)]
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MailConfig {
+    /// The sender of every email.
+    #[arg(
+        long = "mail-from",
+        env = "SLSPLAY_MAIL_FROM",
+        default_value = "slsplay <events@slsplay.localhost>"
+    )]
+    pub from: String,
+    /// Where people open the links in emails (the web app's address).
+    #[arg(
+        long = "public-url",
+        env = "SLSPLAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub public_url: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from: "slsplay <events@slsplay.localhost>".into(),
+            public_url: "http://127.0.0.1:3000".into(),
+        }
+    }
+}
+
+impl MailConfig {
+    pub fn settings(&self) -> slsplay_projections::email::MailSettings {
+        slsplay_projections::email::MailSettings {
+            from: self.from.clone(),
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+        }
+    }
 }
 
 /// Held while a process owns the data folder.

@@ -19,8 +19,12 @@ use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 use slsplay_projections::store::sqlite::SqliteReadStore;
 
+use slsplay_projections::email::outbox::OutboxMessage;
+use slsplay_projections::email::{Emails, MailSettings};
+use slsplay_projections::schema::ReadModel;
+
 use crate::config::{DataDir, DataDirLock};
-use crate::local::pipeline::ReadModelBuilder;
+use crate::local::pipeline::{EmailBuilder, ReadModelBuilder};
 
 pub type LocalCommands = CommandService<VirtualEvent, SqliteEventRepository>;
 
@@ -29,11 +33,13 @@ pub struct Platform {
     pub commands: Arc<LocalCommands>,
     pub queues: EmbeddedQueues,
     pub read_models: Arc<ReadModelBuilder>,
+    pub emails: Arc<EmailBuilder>,
+    pub data_dir: DataDir,
     _lock: DataDirLock,
 }
 
 impl Platform {
-    pub fn open(data_dir: &DataDir, durability: Durability) -> anyhow::Result<Self> {
+    pub fn open(data_dir: &DataDir, durability: Durability, mail: MailSettings) -> anyhow::Result<Self> {
         fs::create_dir_all(&data_dir.path)
             .with_context(|| format!("creating the data folder {}", data_dir.path.display()))?;
         let lock = data_dir.lock()?;
@@ -45,18 +51,24 @@ impl Platform {
             .with_context(|| format!("opening the event store {}", data_dir.event_store().display()))?;
         let tokens = InvitationTokens::new(&invitation_secret(data_dir)?)?;
         let clock = Arc::new(SystemClock);
-        let services = VirtualEventServices::new(clock.clone(), tokens);
+        let services = VirtualEventServices::new(clock.clone(), tokens.clone());
         let commands = CommandService::new(store.clone(), upcasters(), services, clock.clone());
         let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default(), clock.clone())
             .with_context(|| format!("opening the queues {}", data_dir.queues().display()))?;
         let read_store = SqliteReadStore::open(data_dir.read_models())
             .with_context(|| format!("opening the read models {}", data_dir.read_models().display()))?;
         let read_models = Builder::new(ReadModels, read_store, store.clone(), upcasters());
+        let mail_store = SqliteReadStore::open_with(data_dir.mail_store(), &[OutboxMessage::TABLE])
+            .with_context(|| format!("opening the outbox {}", data_dir.mail_store().display()))?;
+        let emails = Emails::new(store.clone(), upcasters(), tokens, mail);
+        let emails = Builder::new(emails, mail_store, store.clone(), upcasters());
         Ok(Self {
             store,
             commands: Arc::new(commands),
             queues,
             read_models: Arc::new(read_models),
+            emails: Arc::new(emails),
+            data_dir: data_dir.clone(),
             _lock: lock,
         })
     }

@@ -5,12 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+
+use slsplay_projections::email::compose::html_escape;
+use slsplay_projections::email::outbox::SqliteOutbox;
 
 use crate::platform::Platform;
 
@@ -21,7 +24,99 @@ pub struct AppState {
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .nest("/dev", dev_routes())
+        .with_state(state)
+}
+
+/// Development pages of the local platform only (never deployed): the mail catcher.
+fn dev_routes() -> Router<AppState> {
+    Router::new()
+        .route("/mail", get(mail_page))
+        .route("/mail.json", get(mail_json))
+        .route("/mail/{id}", get(mail_eml))
+}
+
+/// The outbox could not be read; the details are logged, not shown.
+struct OutboxUnavailable;
+
+impl IntoResponse for OutboxUnavailable {
+    fn into_response(self) -> Response {
+        problem(StatusCode::SERVICE_UNAVAILABLE, "the outbox cannot be read")
+    }
+}
+
+fn read_outbox<T>(
+    state: &AppState,
+    read: impl FnOnce(&SqliteOutbox) -> rusqlite::Result<T>,
+) -> Result<T, OutboxUnavailable> {
+    SqliteOutbox::open(state.platform.data_dir.mail_store())
+        .and_then(|outbox| read(&outbox))
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot read the outbox");
+            OutboxUnavailable
+        })
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+const MAIL_LIST_LIMIT: usize = 500;
+
+async fn mail_json(State(state): State<AppState>) -> Result<Response, OutboxUnavailable> {
+    Ok(Json(read_outbox(&state, |o| o.list(MAIL_LIST_LIMIT))?).into_response())
+}
+
+async fn mail_page(State(state): State<AppState>) -> Result<Response, OutboxUnavailable> {
+    let list = read_outbox(&state, |o| o.list(MAIL_LIST_LIMIT))?;
+    let rows: String = list
+        .iter()
+        .map(|m| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td><a href=\"/dev/mail/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                html_escape(&m.created_at),
+                html_escape(&m.recipient),
+                html_escape(&m.id),
+                html_escape(&m.subject),
+                html_escape(&m.kind),
+                if m.sent_at.is_some() { "delivered" } else { "waiting" },
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Mail (development)</title><style>body{{font-family:system-ui,sans-serif;margin:1rem}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}}</style></head><body>\
+         <h1>Mail</h1><p>Development only: every email the platform would send, newest first ({} shown). \
+         Also as <a href=\"/dev/mail.json\">JSON</a>.</p><table><thead><tr><th>Created</th><th>To</th><th>Subject</th><th>Kind</th><th>State</th></tr></thead>\
+         <tbody>{rows}</tbody></table></body></html>",
+        list.len()
+    );
+    Ok(([("content-type", "text/html; charset=utf-8")], page).into_response())
+}
+
+async fn mail_eml(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, OutboxUnavailable> {
+    let id = id.trim_end_matches(".eml").to_owned();
+    Ok(match read_outbox(&state, |o| o.eml(&id))? {
+        Some(eml) => ([("content-type", "message/rfc822")], eml).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "no such email"),
+    })
 }
 
 /// Healthy when the event store answers a read, not just when the process is up.
@@ -38,18 +133,7 @@ async fn health(State(state): State<AppState>) -> Response {
         .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: event store unreadable");
-            let body = json!({
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "the event store does not answer",
-            });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [("content-type", "application/problem+json")],
-                body.to_string(),
-            )
-                .into_response()
+            problem(StatusCode::SERVICE_UNAVAILABLE, "the event store does not answer")
         }
     }
 }

@@ -81,6 +81,32 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
     );
     assert_eq!(guests.as_deref(), Some("3"));
 
+    // The three invitations reach the mail catcher, as a list and as .eml files.
+    let mail_folder = data.join("mail");
+    let eml_files = || {
+        let entries = std::fs::read_dir(&mail_folder).map(|d| d.filter_map(Result::ok).collect::<Vec<_>>());
+        entries.map_or(0, |e| {
+            e.iter()
+                .filter(|f| f.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+    };
+    wait_for("three .eml files", || eml_files() == 3);
+    let (status, listed) = dev.get("/dev/mail.json");
+    assert_eq!(status, 200);
+    let listed = listed.as_array().unwrap().clone();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .all(|m| m["kind"] == "invitation" && m["sent_at"].is_string()),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|m| m["recipient"] == "guest2@example.com"));
+    let id = listed[0]["id"].as_str().unwrap();
+    let eml = std::fs::read_to_string(mail_folder.join(format!("{id}.eml"))).unwrap();
+    assert!(eml.contains("Subject: You're invited: Founders' dinner"), "{eml}");
+
     let rebuild_beside_dev = slsplay()
         .args(["projections", "rebuild", "--data-dir"])
         .arg(&data)
@@ -154,11 +180,18 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
     wait_for("the poison fact in the dead-letter queue", || {
         list().contains("virtual_event:ev-bad:1")
     });
-    let dead: serde_json::Value = serde_json::from_str(list().lines().next().unwrap()).unwrap();
-    assert_eq!(dead["queue"], "read_models");
+    // Both builders refuse it: each queue has it in its dead letters.
+    wait_for("the poison fact in both dead-letter queues", || {
+        list().lines().count() == 2
+    });
+    let dead: Vec<serde_json::Value> = list().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut queues: Vec<&str> = dead.iter().map(|d| d["queue"].as_str().unwrap()).collect();
+    queues.sort();
+    assert_eq!(queues, ["emails", "read_models"]);
     assert!(
-        dead["last_error"].as_str().unwrap().contains("cannot be decoded"),
-        "{dead}"
+        dead.iter()
+            .all(|d| d["last_error"].as_str().unwrap().contains("cannot be decoded")),
+        "{dead:?}"
     );
     // The healthy event went through meanwhile.
     let status = read_model(&data, "SELECT status FROM event_pages WHERE event_id = 'ev-ok'");
@@ -171,7 +204,7 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&redrive.stdout).trim(),
-        "redrove 1 messages"
+        "redrove 2 messages"
     );
     wait_for("the redriven message to fail again and come back", || {
         list().contains("virtual_event:ev-bad:1")

@@ -2,6 +2,7 @@
 //! read facts; they never write any.
 
 pub mod builder;
+pub mod email;
 pub mod handler;
 pub mod queue;
 pub mod read_models;

@@ -1,5 +1,6 @@
 //! Projection builders over the embedded stores: read models, exactly-once delivery, gaps.
 
 mod builder;
+mod emails;
 mod live_equals_rebuilt;
 mod read_models;

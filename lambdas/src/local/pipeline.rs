@@ -5,15 +5,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cqrs_es::persist::PersistedEventRepository;
 use slsplay_commands::store::SqliteEventRepository;
-use slsplay_projections::builder::{Builder, ReadModels};
+use slsplay_projections::builder::{Builder, Projector, ReadModels};
+use slsplay_projections::email::Emails;
+use slsplay_projections::email::outbox::SqliteOutbox;
 use slsplay_projections::handler::{BatchItem, handle_batch};
 use slsplay_projections::queue::{EmbeddedQueues, Outgoing};
+use slsplay_projections::store::ReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub type ReadModelBuilder = Builder<ReadModels, SqliteReadStore, SqliteEventRepository>;
+pub type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
 
 /// The fan-out's position in the global order, kept with the queues.
 pub const FANOUT_CURSOR: &str = "fanout";
@@ -29,16 +34,29 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(
-        store: SqliteEventRepository,
-        queues: EmbeddedQueues,
-        read_models: Arc<ReadModelBuilder>,
-    ) -> Self {
+    /// Starts the fan-out, a consumer per builder, and the mail delivery.
+    pub fn start(platform: &crate::platform::Platform) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let queue_names = vec![read_models.name()];
-        tasks.spawn(fan_out(store, queues.clone(), queue_names, stopped.clone()));
-        tasks.spawn(consume(queues, read_models, stopped));
+        let queue_names = vec![platform.read_models.name(), platform.emails.name()];
+        tasks.spawn(fan_out(
+            platform.store.clone(),
+            platform.queues.clone(),
+            queue_names,
+            stopped.clone(),
+        ));
+        tasks.spawn(consume(
+            platform.queues.clone(),
+            platform.read_models.clone(),
+            stopped.clone(),
+        ));
+        tasks.spawn(consume(
+            platform.queues.clone(),
+            platform.emails.clone(),
+            stopped.clone(),
+        ));
+        let (outbox, folder) = (platform.data_dir.mail_store(), platform.data_dir.mail_folder());
+        tasks.spawn(deliver_mail(outbox, folder, platform.queues.sent(), stopped));
         Self { stop, tasks }
     }
 
@@ -109,7 +127,15 @@ async fn fan_out(
     }
 }
 
-async fn consume(queues: EmbeddedQueues, builder: Arc<ReadModelBuilder>, mut stopped: watch::Receiver<bool>) {
+async fn consume<P, S, R>(
+    queues: EmbeddedQueues,
+    builder: Arc<Builder<P, S, R>>,
+    mut stopped: watch::Receiver<bool>,
+) where
+    P: Projector + 'static,
+    S: ReadStore + 'static,
+    R: PersistedEventRepository + 'static,
+{
     let queue = builder.name();
     let sent = queues.sent();
     while !*stopped.borrow() {
@@ -165,4 +191,54 @@ async fn consume(queues: EmbeddedQueues, builder: Arc<ReadModelBuilder>, mut sto
             tracing::error!(error = %e, queue, "cannot acknowledge deliveries");
         }
     }
+}
+
+/// Hands every email in the outbox to delivery, locally: an .eml file per message in the mail
+/// folder, named by its id, so a retry after a crash rewrites the same file.
+async fn deliver_mail(
+    outbox: std::path::PathBuf,
+    folder: std::path::PathBuf,
+    sent: Arc<tokio::sync::Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let opened = std::fs::create_dir_all(&folder)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| SqliteOutbox::open(&outbox).map_err(anyhow::Error::from));
+    let outbox = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "mail delivery not started");
+            return;
+        }
+    };
+    while !*stopped.borrow() {
+        let notified = sent.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match deliver_waiting(&outbox, &folder) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(emails = n, folder = %folder.display(), "emails delivered"),
+            Err(e) => tracing::error!(error = %e, "mail delivery failed; retrying"),
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(MAIL_POLL) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}
+
+/// The outbox is filled by the email consumer, which wakes us only indirectly.
+const MAIL_POLL: Duration = Duration::from_millis(200);
+
+fn deliver_waiting(outbox: &SqliteOutbox, folder: &std::path::Path) -> anyhow::Result<usize> {
+    let waiting = outbox.unsent(100)?;
+    for (id, eml) in &waiting {
+        let path = folder.join(format!("{id}.eml"));
+        let partial = folder.join(format!(".{id}.eml.partial"));
+        std::fs::write(&partial, eml)?;
+        std::fs::rename(&partial, &path)?;
+        outbox.mark_sent(id, &chrono::Utc::now().to_rfc3339())?;
+    }
+    Ok(waiting.len())
 }

@@ -33,8 +33,13 @@ pub struct SqliteReadStore {
 }
 
 impl SqliteReadStore {
-    /// Opens (or creates) the read model file with every table.
+    /// Opens (or creates) the read model file with every read model table.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadStoreError> {
+        Self::open_with(path, TABLES)
+    }
+
+    /// Opens (or creates) a store with the given tables (the email builder keeps its outbox).
+    pub fn open_with(path: impl AsRef<Path>, tables: &[Table]) -> Result<Self, ReadStoreError> {
         let conn = Connection::open(path).map_err(storage)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
         // Read models can always be rebuilt from the facts: no fsync per commit.
@@ -43,7 +48,7 @@ impl SqliteReadStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage)?;
         conn.execute_batch(CHECKPOINTS).map_err(storage)?;
-        for table in TABLES {
+        for table in tables {
             conn.execute_batch(&create_table(table)).map_err(storage)?;
         }
         Ok(Self {
@@ -105,6 +110,7 @@ pub struct SqliteTx {
 /// changed it. Rows stay typed until the commit writes them: converting on every read and
 /// write was most of a rebuild's time.
 struct Cached {
+    table: Table,
     key: Key,
     model: Option<Box<dyn CachedModel>>,
     dirty: bool,
@@ -181,28 +187,27 @@ struct Statements {
 }
 
 fn statements(table: &Table) -> &'static Statements {
-    static ALL: std::sync::OnceLock<HashMap<&'static str, Statements>> = std::sync::OnceLock::new();
-    let all = ALL.get_or_init(|| {
-        TABLES
-            .iter()
-            .map(|t| {
-                let columns = column_list(t);
-                let placeholders: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
-                let statements = Statements {
-                    get: format!("SELECT {columns} FROM {} WHERE {}", t.name, key_clause(t)),
-                    list: format!("SELECT {columns} FROM {} WHERE {} = ?1", t.name, t.partition_key),
-                    upsert: format!(
-                        "INSERT OR REPLACE INTO {} ({columns}) VALUES ({})",
-                        t.name,
-                        placeholders.join(", ")
-                    ),
-                    delete: format!("DELETE FROM {} WHERE {}", t.name, key_clause(t)),
-                };
-                (t.name, statements)
-            })
-            .collect()
-    });
-    &all[table.name]
+    static ALL: std::sync::Mutex<BTreeMap<&'static str, &'static Statements>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut all = ALL.lock().expect("statements poisoned");
+    all.entry(table.name).or_insert_with(|| {
+        let columns = column_list(table);
+        let placeholders: Vec<String> = (1..=table.columns.len()).map(|i| format!("?{i}")).collect();
+        // Written once per table for the life of the process.
+        Box::leak(Box::new(Statements {
+            get: format!("SELECT {columns} FROM {} WHERE {}", table.name, key_clause(table)),
+            list: format!(
+                "SELECT {columns} FROM {} WHERE {} = ?1",
+                table.name, table.partition_key
+            ),
+            upsert: format!(
+                "INSERT OR REPLACE INTO {} ({columns}) VALUES ({})",
+                table.name,
+                placeholders.join(", ")
+            ),
+            delete: format!("DELETE FROM {} WHERE {}", table.name, key_clause(table)),
+        }))
+    })
 }
 
 fn key_clause(table: &Table) -> String {
@@ -270,6 +275,7 @@ impl SqliteTx {
         self.rows.insert(
             cache,
             Cached {
+                table,
                 key: key.clone(),
                 model: boxed,
                 dirty: false,
@@ -283,6 +289,7 @@ impl SqliteTx {
         self.rows.insert(
             (M::TABLE.name, cache_key(key)),
             Cached {
+                table: M::TABLE,
                 key: key.clone(),
                 model,
                 dirty: true,
@@ -291,12 +298,20 @@ impl SqliteTx {
     }
 
     fn flush(&mut self) -> Result<(), ReadStoreError> {
-        let tables: HashMap<&str, &Table> = TABLES.iter().map(|t| (t.name, t)).collect();
-        for ((table, _), Cached { key, model, dirty }) in self.rows.drain() {
+        for (
+            _,
+            Cached {
+                table,
+                key,
+                model,
+                dirty,
+            },
+        ) in self.rows.drain()
+        {
             if !dirty {
                 continue;
             }
-            let table = tables[table];
+            let table = &table;
             match model.map(|m| m.row()) {
                 Some(row) => {
                     let values: Vec<_> = table

@@ -1,0 +1,207 @@
+//! The emails themselves: plain text and HTML in one message, with an .ics attachment where a
+//! calendar entry helps. Pure functions of the event's state, so tests can read every word.
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Duration, Offset, TimeZone, Utc};
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use slsplay_aggregates::virtual_event::VirtualEvent;
+
+/// One email before it is encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub calendar: Option<Calendar>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    /// `REQUEST` (add or update) or `CANCEL`.
+    pub method: &'static str,
+    pub ics: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("bad address `{0}`: {1}")]
+    Address(String, lettre::address::AddressError),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+/// Encodes a draft as an RFC 5322 message (what an .eml file holds and SMTP or SES sends).
+pub fn to_eml(
+    draft: &Draft,
+    from: &str,
+    sent_at: DateTime<Utc>,
+    message_id: &str,
+) -> Result<String, ComposeError> {
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| ComposeError::Address(from.to_owned(), e))?;
+    let to: Mailbox = draft
+        .to
+        .parse()
+        .map_err(|e| ComposeError::Address(draft.to.clone(), e))?;
+    let body = MultiPart::alternative_plain_html(draft.text.clone(), draft.html.clone());
+    let body = match &draft.calendar {
+        None => body,
+        Some(calendar) => {
+            let kind = format!("text/calendar; charset=utf-8; method={}", calendar.method);
+            let kind = ContentType::parse(&kind).expect("a valid content type");
+            MultiPart::mixed()
+                .multipart(body)
+                .singlepart(Attachment::new("event.ics".into()).body(calendar.ics.clone(), kind))
+        }
+    };
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(draft.subject.clone())
+        .date(SystemTime::from(sent_at))
+        .message_id(Some(format!("<{message_id}@slsplay>")))
+        .multipart(body)?;
+    Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
+}
+
+/// Escapes text for HTML bodies: titles and messages are written by users.
+pub fn html_escape(text: &str) -> String {
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+            out
+        })
+}
+
+/// "Friday 15 May 2030, 11:00 (Europe/Paris)": the event's time in its own zone.
+pub fn local_time(event: &VirtualEvent) -> String {
+    let tz = chrono_tz::Tz::from_str(&event.details.time_zone).unwrap_or(chrono_tz::UTC);
+    let local = event.details.starts_at.with_timezone(&tz);
+    format!(
+        "{} ({})",
+        local.format("%A %-d %B %Y, %H:%M"),
+        event.details.time_zone
+    )
+}
+
+/// An iCalendar entry in the event's own time zone, with that zone's offset at the event.
+pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: DateTime<Utc>) -> Calendar {
+    let tz = chrono_tz::Tz::from_str(&event.details.time_zone).unwrap_or(chrono_tz::UTC);
+    let start = event.details.starts_at.with_timezone(&tz);
+    let end = (event.details.starts_at + Duration::minutes(i64::from(event.details.duration_minutes)))
+        .with_timezone(&tz);
+    let seconds = tz
+        .offset_from_utc_datetime(&event.details.starts_at.naive_utc())
+        .fix()
+        .local_minus_utc();
+    let offset = format!(
+        "{}{:02}{:02}",
+        if seconds < 0 { '-' } else { '+' },
+        seconds.abs() / 3600,
+        seconds.abs() % 3600 / 60
+    );
+    let status = if method == "CANCEL" {
+        "CANCELLED"
+    } else {
+        "CONFIRMED"
+    };
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//slsplay//virtual events//EN".to_owned(),
+        format!("METHOD:{method}"),
+        "BEGIN:VTIMEZONE".to_owned(),
+        format!("TZID:{}", event.details.time_zone),
+        "BEGIN:STANDARD".to_owned(),
+        format!("DTSTART:{}", start.format("%Y%m%dT%H%M%S")),
+        format!("TZOFFSETFROM:{offset}"),
+        format!("TZOFFSETTO:{offset}"),
+        "END:STANDARD".to_owned(),
+        "END:VTIMEZONE".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{}@slsplay", event.id),
+        format!("SEQUENCE:{sequence}"),
+        format!("DTSTAMP:{}", stamp.format("%Y%m%dT%H%M%SZ")),
+        format!(
+            "DTSTART;TZID={}:{}",
+            event.details.time_zone,
+            start.format("%Y%m%dT%H%M%S")
+        ),
+        format!(
+            "DTEND;TZID={}:{}",
+            event.details.time_zone,
+            end.format("%Y%m%dT%H%M%S")
+        ),
+        format!("SUMMARY:{}", ics_text(&event.details.title)),
+        format!("DESCRIPTION:{}", ics_text(&event.details.description)),
+        format!("STATUS:{status}"),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    Calendar {
+        method,
+        ics: lines.map(|l| fold(&l)).join("\r\n") + "\r\n",
+    }
+}
+
+/// Escapes iCalendar text values (RFC 5545, 3.3.11).
+fn ics_text(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
+        .replace('\r', "")
+}
+
+/// Folds a content line at 75 octets, on character boundaries (RFC 5545, 3.1).
+fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + line.len() / 70 * 3);
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += c.len_utf8();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_fold_at_75_octets_without_splitting_characters() {
+        let folded = fold(&format!("SUMMARY:{}", "é".repeat(60)));
+        assert!(folded.split("\r\n").all(|l| l.len() <= 75));
+        assert_eq!(folded.replace("\r\n ", ""), format!("SUMMARY:{}", "é".repeat(60)));
+    }
+
+    #[test]
+    fn html_special_characters_are_escaped() {
+        assert_eq!(
+            html_escape("<b>\"Tom & Jerry's\"</b>"),
+            "&lt;b&gt;&quot;Tom &amp; Jerry&#39;s&quot;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn calendar_text_escapes_separators() {
+        assert_eq!(ics_text("a;b,c\\d\ne"), "a\\;b\\,c\\\\d\\ne");
+    }
+}

@@ -1,0 +1,389 @@
+//! The email builder: which emails each fact causes, kept in an outbox in the same transaction
+//! as the builder's checkpoint. At most one email per (recipient, cause): the outbox key is
+//! exactly that, so a fact delivered twice, or replayed, never writes a second one. Sending
+//! reads the outbox afterwards (local .eml files and SMTP, or SES on AWS).
+
+pub mod compose;
+pub mod outbox;
+
+use cqrs_es::EventEnvelope;
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
+use slsplay_aggregates::history::rebuild;
+use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEvent, VirtualEventFact as F};
+
+use crate::builder::Projector;
+use crate::schema::Key;
+use crate::store::{ReadStoreError, ReadTx};
+use compose::{Draft, html_escape, ics, local_time, to_eml};
+use outbox::OutboxMessage;
+
+pub const NAME: &str = "emails";
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// The sender, as `Name <address>`.
+    pub from: String,
+    /// Where the web app answers, for the links in emails (no trailing slash).
+    pub public_url: String,
+}
+
+pub struct Emails<R> {
+    events: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+    tokens: InvitationTokens,
+    settings: MailSettings,
+}
+
+impl<R: PersistedEventRepository> Emails<R> {
+    pub fn new(
+        events: R,
+        upcasters: Vec<Box<dyn EventUpcaster>>,
+        tokens: InvitationTokens,
+        settings: MailSettings,
+    ) -> Self {
+        Self {
+            events,
+            upcasters,
+            tokens,
+            settings,
+        }
+    }
+
+    /// The event as it was right after `fact`, and whether it had been published before it.
+    async fn state_at(
+        &self,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<(VirtualEvent, bool), ReadStoreError> {
+        let history = self
+            .events
+            .get_events::<VirtualEvent>(&fact.aggregate_id)
+            .await
+            .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
+        let upto: Vec<_> = history
+            .into_iter()
+            .take_while(|f| f.sequence <= fact.sequence)
+            .collect();
+        let was_published = upto
+            .iter()
+            .any(|f| f.event_type == "VirtualEventPublished" && f.sequence < fact.sequence);
+        let replayed = rebuild::<VirtualEvent>(upto, &self.upcasters)
+            .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
+        Ok((replayed.state, was_published))
+    }
+
+    fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
+        let token = self.tokens.token_for(&event.id, invitation_id);
+        format!(
+            "{}/events/{}/invitation/{token}",
+            self.settings.public_url, event.id
+        )
+    }
+
+    /// (recipient, cause, kind, draft) of every email `fact` causes.
+    async fn emails_for(
+        &self,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<Vec<(String, String, &'static str, Draft)>, ReadStoreError> {
+        let interesting = !matches!(
+            fact.payload,
+            F::Created(_)
+                | F::DetailsUpdated(_)
+                | F::MediaAttached(_)
+                | F::DraftDeleted { .. }
+                | F::InvitationRevoked { .. }
+                | F::SeatHoldsExpired { .. }
+                | F::DigestSent { .. }
+        );
+        if !interesting {
+            return Ok(Vec::new());
+        }
+        let (event, was_published) = self.state_at(fact).await?;
+        let at = format!("{}:{}", event.id, fact.sequence);
+        let email_of = |id: &str| event.invitations.get(id).map(|i| i.email.clone());
+        let mut out = Vec::new();
+        let mut rsvp = |id: &str, kind: &'static str, draft: Option<Draft>| {
+            if let (Some(to), Some(mut draft)) = (email_of(id), draft) {
+                draft.to = to.clone();
+                out.push((to, format!("rsvp:{at}:{kind}"), kind, draft));
+            }
+        };
+        match &fact.payload {
+            F::GuestsInvited { invitations, .. } if was_published => {
+                let ids: Vec<String> = invitations.iter().map(|i| i.invitation_id.clone()).collect();
+                return Ok(self.invitations(&event, &ids));
+            }
+            F::Published { .. } => {
+                let ids: Vec<String> = event
+                    .invitations
+                    .iter()
+                    .filter(|(_, i)| i.state == GuestState::Invited)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                return Ok(self.invitations(&event, &ids));
+            }
+            F::InvitationAccepted { invitation_id, .. } => rsvp(
+                invitation_id,
+                "attending",
+                Some(self.youre_in(&event, "You're in")),
+            ),
+            F::TicketPaid { invitation_id, .. } => rsvp(
+                invitation_id,
+                "paid",
+                Some(self.youre_in(&event, "Ticket paid: you're in")),
+            ),
+            F::GuestWaitlisted { invitation_id, .. } => {
+                rsvp(invitation_id, "waitlisted", Some(waitlisted(&event)))
+            }
+            F::InvitationDeclined { invitation_id, .. } => {
+                rsvp(invitation_id, "declined", Some(declined(&event)))
+            }
+            F::SeatHeld {
+                invitation_id, until, ..
+            } => {
+                let draft = self.seat_held(&event, invitation_id, *until, "Your seat is held");
+                rsvp(invitation_id, "seat_held", Some(draft));
+            }
+            F::WaitlistedGuestsPromoted { promotions, .. } => {
+                for p in promotions {
+                    let draft = match p.hold_until {
+                        Some(until) => self.seat_held(&event, &p.invitation_id, until, "A seat opened up"),
+                        None => self.youre_in(&event, "A seat opened up: you're in"),
+                    };
+                    rsvp(&p.invitation_id, "promoted", Some(draft));
+                }
+            }
+            F::Rescheduled(r) if was_published => {
+                let previous = {
+                    let mut before = event.clone();
+                    before.details.starts_at = r.previous_starts_at;
+                    local_time(&before)
+                };
+                for (to, draft) in everyone(&event, |_| {
+                    rescheduled(&event, &previous, fact.sequence, fact_time(fact))
+                }) {
+                    out.push((to, format!("rescheduled:{at}"), "rescheduled", draft));
+                }
+            }
+            F::Cancelled { message, .. } if was_published => {
+                for (to, draft) in everyone(&event, |_| {
+                    cancelled(&event, message, fact.sequence, fact_time(fact))
+                }) {
+                    out.push((to, format!("cancelled:{at}"), "cancelled", draft));
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn invitations(
+        &self,
+        event: &VirtualEvent,
+        ids: &[String],
+    ) -> Vec<(String, String, &'static str, Draft)> {
+        ids.iter()
+            .filter_map(|id| event.invitations.get(id).map(|i| (id, i.email.clone())))
+            .map(|(id, to)| {
+                let link = self.link(event, id);
+                let when = local_time(event);
+                let price = event.details.ticket_price.as_ref().map(|p| format!("\nTicket: {p} (non-refundable)")).unwrap_or_default();
+                let title = &event.details.title;
+                let text = format!(
+                    "You are invited to {title}.\n\nWhen: {when}\nWhere: online (the link comes once you accept){price}\n\n{}\n\nAccept or decline: {link}\n",
+                    event.details.description
+                );
+                let html = format!(
+                    "<p>You are invited to <strong>{}</strong>.</p><p>When: {}<br>Where: online (the link comes once you accept){}</p><p>{}</p><p><a href=\"{}\">Accept or decline</a></p>",
+                    html_escape(title),
+                    html_escape(&when),
+                    html_escape(&price.replace('\n', "<br>")),
+                    html_escape(&event.details.description),
+                    html_escape(&link),
+                );
+                let draft = Draft {
+                    to: to.clone(),
+                    subject: format!("You're invited: {title}"),
+                    text,
+                    html,
+                    calendar: Some(ics(event, "REQUEST", 0, event.details.starts_at)),
+                };
+                (to, format!("invitation:{id}"), "invitation", draft)
+            })
+            .collect()
+    }
+
+    fn youre_in(&self, event: &VirtualEvent, headline: &str) -> Draft {
+        let (title, when, url) = (
+            &event.details.title,
+            local_time(event),
+            &event.details.meeting_url,
+        );
+        Draft {
+            to: String::new(),
+            subject: format!("{headline}: {title}"),
+            text: format!("{headline}: {title}.\n\nWhen: {when}\nJoin here: {url}\n"),
+            html: format!(
+                "<p>{}: <strong>{}</strong>.</p><p>When: {}<br><a href=\"{}\">Join here</a></p>",
+                html_escape(headline),
+                html_escape(title),
+                html_escape(&when),
+                html_escape(url)
+            ),
+            calendar: Some(ics(event, "REQUEST", 0, event.details.starts_at)),
+        }
+    }
+
+    fn seat_held(
+        &self,
+        event: &VirtualEvent,
+        invitation_id: &str,
+        until: chrono::DateTime<chrono::Utc>,
+        headline: &str,
+    ) -> Draft {
+        let (title, link) = (&event.details.title, self.link(event, invitation_id));
+        let deadline = until.format("%H:%M UTC").to_string();
+        Draft {
+            to: String::new(),
+            subject: format!("{headline}: {title}"),
+            text: format!("{headline} for {title} until {deadline}. Pay to confirm it: {link}\n"),
+            html: format!(
+                "<p>{} for <strong>{}</strong> until {}.</p><p><a href=\"{}\">Pay to confirm it</a></p>",
+                html_escape(headline),
+                html_escape(title),
+                html_escape(&deadline),
+                html_escape(&link)
+            ),
+            calendar: None,
+        }
+    }
+}
+
+fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> chrono::DateTime<chrono::Utc> {
+    fact.metadata
+        .get("recorded_at")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc))
+}
+
+/// Every invitee who has not been revoked.
+fn everyone(event: &VirtualEvent, draft: impl Fn(&str) -> Draft) -> Vec<(String, Draft)> {
+    event
+        .invitations
+        .values()
+        .filter(|i| i.state != GuestState::Revoked)
+        .map(|i| {
+            let mut d = draft(&i.email);
+            d.to = i.email.clone();
+            (i.email.clone(), d)
+        })
+        .collect()
+}
+
+fn waitlisted(event: &VirtualEvent) -> Draft {
+    let title = &event.details.title;
+    Draft {
+        to: String::new(),
+        subject: format!("You're on the waitlist: {title}"),
+        text: format!(
+            "{title} is full. You're on the waitlist, and we'll write as soon as a seat opens up.\n"
+        ),
+        html: format!(
+            "<p><strong>{}</strong> is full. You're on the waitlist, and we'll write as soon as a seat opens up.</p>",
+            html_escape(title)
+        ),
+        calendar: None,
+    }
+}
+
+fn declined(event: &VirtualEvent) -> Draft {
+    let title = &event.details.title;
+    Draft {
+        to: String::new(),
+        subject: format!("You declined: {title}"),
+        text: format!(
+            "You declined {title}. You can change your mind with your invitation link until it starts.\n"
+        ),
+        html: format!(
+            "<p>You declined <strong>{}</strong>. You can change your mind with your invitation link until it starts.</p>",
+            html_escape(title)
+        ),
+        calendar: None,
+    }
+}
+
+fn rescheduled(
+    event: &VirtualEvent,
+    previous: &str,
+    sequence: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Draft {
+    let (title, when) = (&event.details.title, local_time(event));
+    Draft {
+        to: String::new(),
+        subject: format!("New time: {title}"),
+        text: format!("{title} moved.\n\nWas: {previous}\nNow: {when}\n"),
+        html: format!(
+            "<p><strong>{}</strong> moved.</p><p>Was: {}<br>Now: {}</p>",
+            html_escape(title),
+            html_escape(previous),
+            html_escape(&when)
+        ),
+        calendar: Some(ics(event, "REQUEST", sequence, at)),
+    }
+}
+
+fn cancelled(
+    event: &VirtualEvent,
+    message: &str,
+    sequence: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Draft {
+    let title = &event.details.title;
+    Draft {
+        to: String::new(),
+        subject: format!("Cancelled: {title}"),
+        text: format!("{title} is cancelled. A word from the organizer:\n\n{message}\n"),
+        html: format!(
+            "<p><strong>{}</strong> is cancelled. A word from the organizer:</p><blockquote>{}</blockquote>",
+            html_escape(title),
+            html_escape(message)
+        ),
+        calendar: Some(ics(event, "CANCEL", sequence, at)),
+    }
+}
+
+impl<R: PersistedEventRepository> Projector for Emails<R> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn apply<T: ReadTx + Send>(
+        &self,
+        tx: &mut T,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<(), ReadStoreError> {
+        let created_at = fact_time(fact);
+        for (recipient, cause, kind, draft) in self.emails_for(fact).await? {
+            let key = Key::with_sort(recipient.clone(), cause.clone());
+            if tx.get::<OutboxMessage>(&key).await?.is_some() {
+                continue;
+            }
+            let id = outbox::message_id(&recipient, &cause);
+            let eml = to_eml(&draft, &self.settings.from, created_at, &id)
+                .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
+            let message = OutboxMessage {
+                recipient,
+                cause,
+                id,
+                event_id: fact.aggregate_id.clone(),
+                kind: kind.to_owned(),
+                subject: draft.subject,
+                eml,
+                created_at: crate::read_models::projector::timestamp(created_at),
+                sent_at: None,
+            };
+            tx.put(&message).await?;
+        }
+        Ok(())
+    }
+}

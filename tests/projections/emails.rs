@@ -1,0 +1,178 @@
+//! Which emails each fact causes, at most once per (recipient, cause).
+
+use serde_json::Value;
+use slsplay_aggregates::FixedClock;
+use slsplay_aggregates::virtual_event::{
+    CreateEvent, InvitationTokens, RsvpAnswer, UpdateDetails, VirtualEventCommand as C, upcasters,
+};
+use slsplay_commands::CommandContext;
+use slsplay_commands::store::SqliteEventRepository;
+use slsplay_projections::builder::Builder;
+use slsplay_projections::email::outbox::OutboxMessage;
+use slsplay_projections::email::{Emails, MailSettings};
+use slsplay_projections::schema::ReadModel;
+use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_projections::store::{ReadStore, ReadTx};
+use slsplay_tests::fixtures::{self, ORGANIZER, SECRET, guest, now, token};
+use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
+
+type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
+
+fn builder(store: &SqliteStore, dir: &std::path::Path) -> EmailBuilder {
+    let settings = MailSettings {
+        from: "slsplay <events@slsplay.test>".into(),
+        public_url: "https://app.test".into(),
+    };
+    let tokens = InvitationTokens::new(&SECRET).unwrap();
+    let emails = Emails::new(store.open(), upcasters(), tokens, settings);
+    let outbox = SqliteReadStore::open_with(dir.join("mail.sqlite3"), &[OutboxMessage::TABLE]).unwrap();
+    Builder::new(emails, outbox, store.open(), upcasters())
+}
+
+async fn deliver_all(store: &SqliteStore, builder: &EmailBuilder) {
+    for fact in store.open().read_from(0, usize::MAX).await.unwrap() {
+        builder.handle(fact).await.unwrap();
+    }
+}
+
+async fn outbox(builder: &EmailBuilder, to: &str) -> Vec<OutboxMessage> {
+    builder
+        .store()
+        .begin()
+        .await
+        .unwrap()
+        .list(&Value::from(to))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_right_people() {
+    let store = SqliteStore::new();
+    let clock = FixedClock::at(now());
+    let commands = service(store.open(), &clock);
+    let ctx = CommandContext::new(ORGANIZER);
+    let ev = "ev-mail";
+    let C::CreateEvent(create) = fixtures::create(ev, Some(1)) else {
+        unreachable!()
+    };
+    let create = CreateEvent {
+        title: "Wine & <cheese>".into(),
+        ..create
+    };
+    commands.execute(ev, C::CreateEvent(create), &ctx).await.unwrap();
+    commands
+        .execute(ev, fixtures::invite([guest(0), guest(1)]), &ctx)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = builder(&store, dir.path());
+    deliver_all(&store, &emails).await;
+    assert!(
+        outbox(&emails, &guest(0)).await.is_empty(),
+        "nothing is sent for a draft"
+    );
+
+    commands.execute(ev, fixtures::publish(), &ctx).await.unwrap();
+    commands
+        .execute(ev, fixtures::invite([guest(2)]), &ctx)
+        .await
+        .unwrap();
+    let accept = |i: usize| C::Rsvp {
+        credential: token(ev, &guest(i)),
+        answer: RsvpAnswer::Accept,
+    };
+    commands.execute(ev, accept(0), &ctx).await.unwrap();
+    commands.execute(ev, accept(1), &ctx).await.unwrap(); // full: waitlisted
+    let later = UpdateDetails {
+        organizer: ORGANIZER.into(),
+        starts_at: Some(now() + chrono::Duration::days(15)),
+        ..Default::default()
+    };
+    commands.execute(ev, C::UpdateDetails(later), &ctx).await.unwrap();
+    commands
+        .execute(
+            ev,
+            C::Cancel {
+                organizer: ORGANIZER.into(),
+                message: "Storm <warning>".into(),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    deliver_all(&store, &emails).await;
+    deliver_all(&store, &emails).await; // every fact again: nothing new
+
+    let kinds = |messages: &[OutboxMessage]| {
+        let mut k: Vec<String> = messages.iter().map(|m| m.kind.clone()).collect();
+        k.sort();
+        k
+    };
+    let first = outbox(&emails, &guest(0)).await;
+    assert_eq!(
+        kinds(&first),
+        ["attending", "cancelled", "invitation", "rescheduled"]
+    );
+    assert_eq!(
+        kinds(&outbox(&emails, &guest(1)).await),
+        ["cancelled", "invitation", "rescheduled", "waitlisted"]
+    );
+    assert_eq!(
+        kinds(&outbox(&emails, &guest(2)).await),
+        ["cancelled", "invitation", "rescheduled"]
+    );
+
+    let invitation = first.iter().find(|m| m.kind == "invitation").unwrap();
+    assert_eq!(invitation.subject, "You're invited: Wine & <cheese>");
+    let eml = &invitation.eml;
+    assert!(eml.contains("To: guest0@example.com"), "{eml}");
+    assert!(
+        eml.contains("Content-Type: text/calendar; charset=utf-8; method=REQUEST"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Wine &amp; &lt;cheese&gt;"),
+        "user text is escaped in HTML: {eml}"
+    );
+    let ics = decoded_calendar(eml);
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Berlin:20300515T110000"),
+        "09:00 UTC is 11:00 in Berlin in May: {ics}"
+    );
+    assert!(ics.contains("TZOFFSETTO:+0200"), "{ics}");
+    let link = format!("https://app.test/events/{ev}/invitation/");
+    assert!(eml.contains(&link), "the personal link: {eml}");
+
+    let attending = first.iter().find(|m| m.kind == "attending").unwrap();
+    assert!(
+        attending.eml.contains("https://meet.example.com/founders"),
+        "confirmed guests get the meeting link"
+    );
+    assert!(
+        !invitation.eml.contains("https://meet.example.com/founders"),
+        "invitees do not"
+    );
+    let cancelled = first.iter().find(|m| m.kind == "cancelled").unwrap();
+    assert!(cancelled.eml.contains("Storm &lt;warning&gt;"));
+    assert!(decoded_calendar(&cancelled.eml).contains("METHOD:CANCEL"));
+}
+
+/// The .ics part of a message, whatever transfer encoding lettre chose for it.
+fn decoded_calendar(eml: &str) -> String {
+    let part = eml
+        .split("Content-Type: text/calendar")
+        .nth(1)
+        .expect("a calendar part");
+    let (headers, body) = part.split_once("\r\n\r\n").expect("part headers");
+    let body = body.split("\r\n--").next().unwrap();
+    if headers.contains("Content-Transfer-Encoding: base64") {
+        use base64::Engine;
+        let compact: String = body.split_whitespace().collect();
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(compact).unwrap()).unwrap()
+    } else if headers.contains("quoted-printable") {
+        body.replace("=\r\n", "").replace("=3D", "=")
+    } else {
+        body.to_owned()
+    }
+}
