@@ -46,6 +46,22 @@ pub enum Command {
     /// Inspect and redrive messages that failed too often (dead-letter queues).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Search events as a given user would (JSON lines: id, title, start, status).
+    Search {
+        /// Words to look for in titles and descriptions; empty lists everything visible.
+        #[arg(default_value = "")]
+        text: String,
+        /// The user searching (their own events are visible).
+        #[arg(long = "as")]
+        user: String,
+        /// Their verified email (the events they are invited to are visible).
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +109,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq(command) => dlq(command).await,
+        Command::Search {
+            text,
+            user,
+            email,
+            limit,
+            data_dir,
+        } => search(&text, user, email, limit, &data_dir),
     }
+}
+
+fn search(
+    text: &str,
+    user_id: String,
+    email: Option<String>,
+    limit: usize,
+    data_dir: &DataDir,
+) -> anyhow::Result<()> {
+    let path = data_dir.search_index();
+    anyhow::ensure!(
+        path.exists(),
+        "no search index at {} (is --data-dir right?)",
+        path.display()
+    );
+    let index = slsplay_projections::search::SearchIndex::open(&path, false)?;
+    let viewer = slsplay_projections::search::Viewer { user_id, email };
+    for hit in index.search(text, &viewer, limit)? {
+        println!("{}", serde_json::to_string(&hit)?);
+    }
+    Ok(())
 }
 
 async fn dlq(command: DlqCommand) -> anyhow::Result<()> {

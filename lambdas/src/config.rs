@@ -33,6 +33,15 @@ impl DataDir {
         self.path.join("mail.sqlite3")
     }
 
+    /// The search index, and the search builder's checkpoints.
+    pub fn search_index(&self) -> PathBuf {
+        self.path.join("search")
+    }
+
+    pub fn search_store(&self) -> PathBuf {
+        self.path.join("search.sqlite3")
+    }
+
     /// Where sent emails land as .eml files.
     pub fn mail_folder(&self) -> PathBuf {
         self.path.join("mail")

@@ -24,7 +24,9 @@ use slsplay_projections::email::{Emails, MailSettings};
 use slsplay_projections::schema::ReadModel;
 
 use crate::config::{DataDir, DataDirLock};
-use crate::local::pipeline::{EmailBuilder, ReadModelBuilder};
+use slsplay_projections::search::{Search, SearchIndex};
+
+use crate::local::pipeline::{EmailBuilder, ReadModelBuilder, SearchBuilder};
 
 pub type LocalCommands = CommandService<VirtualEvent, SqliteEventRepository>;
 
@@ -34,6 +36,7 @@ pub struct Platform {
     pub queues: EmbeddedQueues,
     pub read_models: Arc<ReadModelBuilder>,
     pub emails: Arc<EmailBuilder>,
+    pub search: Arc<SearchBuilder>,
     pub data_dir: DataDir,
     _lock: DataDirLock,
 }
@@ -62,12 +65,19 @@ impl Platform {
             .with_context(|| format!("opening the outbox {}", data_dir.mail_store().display()))?;
         let emails = Emails::new(store.clone(), upcasters(), tokens, mail);
         let emails = Builder::new(emails, mail_store, store.clone(), upcasters());
+        let index = SearchIndex::open(&data_dir.search_index(), true)
+            .with_context(|| format!("opening the search index {}", data_dir.search_index().display()))?;
+        let search_store = SqliteReadStore::open_with(data_dir.search_store(), &[])
+            .with_context(|| format!("opening {}", data_dir.search_store().display()))?;
+        let search = Search::new(store.clone(), upcasters(), Arc::new(index));
+        let search = Builder::new(search, search_store, store.clone(), upcasters());
         Ok(Self {
             store,
             commands: Arc::new(commands),
             queues,
             read_models: Arc::new(read_models),
             emails: Arc::new(emails),
+            search: Arc::new(search),
             data_dir: data_dir.clone(),
             _lock: lock,
         })

@@ -107,6 +107,23 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
     let eml = std::fs::read_to_string(mail_folder.join(format!("{id}.eml"))).unwrap();
     assert!(eml.contains("Subject: You're invited: Founders' dinner"), "{eml}");
 
+    // Search, as the organizer and as an invitee, while the platform runs.
+    let search = |user: &str, email: &str| {
+        let out = slsplay()
+            .args(["search", "founders", "--as", user, "--email", email, "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    wait_for("the event in the organizer's search", || {
+        search(ORGANIZER, "org@example.com").contains("\"ev-1\"")
+    });
+    wait_for("the event in an invitee's search", || {
+        search("someone", "guest1@example.com").contains("\"ev-1\"")
+    });
+    assert_eq!(search("stranger", "nobody@example.com"), "");
+
     let rebuild_beside_dev = slsplay()
         .args(["projections", "rebuild", "--data-dir"])
         .arg(&data)

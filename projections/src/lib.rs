@@ -7,4 +7,6 @@ pub mod handler;
 pub mod queue;
 pub mod read_models;
 pub mod schema;
+pub mod search;
+pub mod state;
 pub mod store;

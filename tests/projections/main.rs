@@ -4,3 +4,4 @@ mod builder;
 mod emails;
 mod live_equals_rebuilt;
 mod read_models;
+mod search;

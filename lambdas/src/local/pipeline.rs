@@ -12,6 +12,7 @@ use slsplay_projections::email::Emails;
 use slsplay_projections::email::outbox::SqliteOutbox;
 use slsplay_projections::handler::{BatchItem, handle_batch};
 use slsplay_projections::queue::{EmbeddedQueues, Outgoing};
+use slsplay_projections::search::Search;
 use slsplay_projections::store::ReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
 use tokio::sync::watch;
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 
 pub type ReadModelBuilder = Builder<ReadModels, SqliteReadStore, SqliteEventRepository>;
 pub type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
+pub type SearchBuilder = Builder<Search<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
 
 /// The fan-out's position in the global order, kept with the queues.
 pub const FANOUT_CURSOR: &str = "fanout";
@@ -38,23 +40,20 @@ impl Pipeline {
     pub fn start(platform: &crate::platform::Platform) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let queue_names = vec![platform.read_models.name(), platform.emails.name()];
-        tasks.spawn(fan_out(
-            platform.store.clone(),
-            platform.queues.clone(),
-            queue_names,
-            stopped.clone(),
-        ));
+        let (store, queues) = (platform.store.clone(), platform.queues.clone());
+        let queue_names = vec![
+            platform.read_models.name(),
+            platform.emails.name(),
+            platform.search.name(),
+        ];
+        tasks.spawn(fan_out(store, queues.clone(), queue_names, stopped.clone()));
         tasks.spawn(consume(
-            platform.queues.clone(),
+            queues.clone(),
             platform.read_models.clone(),
             stopped.clone(),
         ));
-        tasks.spawn(consume(
-            platform.queues.clone(),
-            platform.emails.clone(),
-            stopped.clone(),
-        ));
+        tasks.spawn(consume(queues.clone(), platform.emails.clone(), stopped.clone()));
+        tasks.spawn(consume(queues, platform.search.clone(), stopped.clone()));
         let (outbox, folder) = (platform.data_dir.mail_store(), platform.data_dir.mail_folder());
         tasks.spawn(deliver_mail(outbox, folder, platform.queues.sent(), stopped));
         Self { stop, tasks }

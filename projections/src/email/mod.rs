@@ -8,7 +8,6 @@ pub mod outbox;
 
 use cqrs_es::EventEnvelope;
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
-use slsplay_aggregates::history::rebuild;
 use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEvent, VirtualEventFact as F};
 
 use crate::builder::Projector;
@@ -49,28 +48,6 @@ impl<R: PersistedEventRepository> Emails<R> {
         }
     }
 
-    /// The event as it was right after `fact`, and whether it had been published before it.
-    async fn state_at(
-        &self,
-        fact: &EventEnvelope<VirtualEvent>,
-    ) -> Result<(VirtualEvent, bool), ReadStoreError> {
-        let history = self
-            .events
-            .get_events::<VirtualEvent>(&fact.aggregate_id)
-            .await
-            .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
-        let upto: Vec<_> = history
-            .into_iter()
-            .take_while(|f| f.sequence <= fact.sequence)
-            .collect();
-        let was_published = upto
-            .iter()
-            .any(|f| f.event_type == "VirtualEventPublished" && f.sequence < fact.sequence);
-        let replayed = rebuild::<VirtualEvent>(upto, &self.upcasters)
-            .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
-        Ok((replayed.state, was_published))
-    }
-
     fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
         let token = self.tokens.token_for(&event.id, invitation_id);
         format!(
@@ -97,7 +74,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         if !interesting {
             return Ok(Vec::new());
         }
-        let (event, was_published) = self.state_at(fact).await?;
+        let (event, was_published) = crate::state::state_after(&self.events, &self.upcasters, fact).await?;
         let at = format!("{}:{}", event.id, fact.sequence);
         let email_of = |id: &str| event.invitations.get(id).map(|i| i.email.clone());
         let mut out = Vec::new();

@@ -1,0 +1,252 @@
+//! The search builder and index: full text over title and description, scoped to what the
+//! searching user may see (an organizer their own events, a guest the events they are invited
+//! to). One document per event, replaced whole on every change, so applying a fact twice is
+//! harmless. Locally the index is tantivy in the data folder; on AWS, OpenSearch.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use cqrs_es::EventEnvelope;
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
+use serde::Serialize;
+use slsplay_aggregates::virtual_event::{GuestState, Lifecycle, VirtualEvent, VirtualEventFact as F};
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+use crate::builder::Projector;
+use crate::store::{ReadStoreError, ReadTx};
+
+pub const NAME: &str = "search";
+
+#[derive(Debug, thiserror::Error)]
+#[error("search index: {0}")]
+pub struct SearchError(#[from] tantivy::TantivyError);
+
+impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {
+    fn from(e: tantivy::directory::error::OpenDirectoryError) -> Self {
+        Self(tantivy::TantivyError::from(e))
+    }
+}
+
+/// Who is searching.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user_id: String,
+    /// The signed-in user's verified email, which their invitations are addressed to.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub event_id: String,
+    pub title: String,
+    pub starts_at: String,
+    pub status: String,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    event_id: Field,
+    organizer: Field,
+    invitee: Field,
+    title: Field,
+    description: Field,
+    starts_at: Field,
+    status: Field,
+}
+
+/// The local index. Opened for writing by the builder of `slsplay dev`; anyone may search.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Option<Mutex<IndexWriter>>,
+    fields: Fields,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let fields = Fields {
+        event_id: builder.add_text_field("event_id", STRING | STORED),
+        organizer: builder.add_text_field("organizer", STRING),
+        invitee: builder.add_text_field("invitee", STRING),
+        title: builder.add_text_field("title", TEXT | STORED),
+        description: builder.add_text_field("description", TEXT),
+        starts_at: builder.add_text_field("starts_at", STRING | STORED),
+        status: builder.add_text_field("status", STRING | STORED),
+    };
+    (builder.build(), fields)
+}
+
+impl SearchIndex {
+    /// Opens (or creates) the index in `dir`; `writable` takes the index's write lock.
+    pub fn open(dir: &Path, writable: bool) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError(e.into()))?;
+        let (schema, fields) = schema();
+        let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        // One indexing thread with the smallest arena tantivy allows: documents are few and small.
+        let writer = writable
+            .then(|| index.writer_with_num_threads(1, 15_000_000))
+            .transpose()?
+            .map(Mutex::new);
+        Ok(Self {
+            index,
+            reader,
+            writer,
+            fields,
+        })
+    }
+
+    fn write(
+        &self,
+        change: impl FnOnce(&IndexWriter, &Fields) -> Result<(), SearchError>,
+    ) -> Result<(), SearchError> {
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| SearchError(tantivy::TantivyError::InvalidArgument("read-only index".into())))?;
+        let mut writer = writer.lock().expect("index writer poisoned");
+        change(&writer, &self.fields)?;
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Replaces the event's document with one built from its current state.
+    pub fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
+        self.write(|writer, f| {
+            writer.delete_term(Term::from_field_text(f.event_id, &event.id));
+            let status = match event.lifecycle {
+                Lifecycle::Draft => "draft",
+                Lifecycle::Published => "published",
+                Lifecycle::Cancelled => "cancelled",
+                Lifecycle::NotCreated | Lifecycle::Deleted => return Ok(()),
+            };
+            let mut document = doc!(
+                f.event_id => event.id.as_str(),
+                f.organizer => event.organizer.as_str(),
+                f.title => event.details.title.as_str(),
+                f.description => event.details.description.as_str(),
+                f.starts_at => crate::read_models::projector::timestamp(event.details.starts_at),
+                f.status => status,
+            );
+            // Guests see an event once it is published, never a draft.
+            if event.lifecycle != Lifecycle::Draft {
+                for invitation in event
+                    .invitations
+                    .values()
+                    .filter(|i| i.state != GuestState::Revoked)
+                {
+                    document.add_text(f.invitee, &invitation.email);
+                }
+            }
+            writer.add_document(document)?;
+            Ok(())
+        })
+    }
+
+    /// Events matching `text` (all of them when it is blank) that `viewer` may see, best first.
+    pub fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
+        let matching: Box<dyn Query> = if text.trim().is_empty() {
+            Box::new(AllQuery)
+        } else {
+            // Lenient: a stray quote or colon in what people type is not an error.
+            QueryParser::for_index(&self.index, vec![f.title, f.description])
+                .parse_query_lenient(text)
+                .0
+        };
+        let mut visible: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Should, term(f.organizer, &viewer.user_id))];
+        if let Some(email) = &viewer.email {
+            visible.push((Occur::Should, term(f.invitee, &email.trim().to_lowercase())));
+        }
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, matching),
+            (Occur::Must, Box::new(BooleanQuery::new(visible))),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        top.into_iter()
+            .map(|(_, address)| {
+                let document: TantivyDocument = searcher.doc(address)?;
+                let text = |field| {
+                    document
+                        .get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                Ok(Hit {
+                    event_id: text(f.event_id),
+                    title: text(f.title),
+                    starts_at: text(f.starts_at),
+                    status: text(f.status),
+                })
+            })
+            .collect()
+    }
+}
+
+fn term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Keeps the index in step with the facts that change what is searchable or who sees it.
+pub struct Search<R> {
+    events: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+    index: Arc<SearchIndex>,
+}
+
+impl<R: PersistedEventRepository> Search<R> {
+    pub fn new(events: R, upcasters: Vec<Box<dyn EventUpcaster>>, index: Arc<SearchIndex>) -> Self {
+        Self {
+            events,
+            upcasters,
+            index,
+        }
+    }
+}
+
+impl<R: PersistedEventRepository> Projector for Search<R> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn apply<T: ReadTx + Send>(
+        &self,
+        _tx: &mut T,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<(), ReadStoreError> {
+        let changes_the_document = matches!(
+            fact.payload,
+            F::Created(_)
+                | F::DetailsUpdated(_)
+                | F::Rescheduled(_)
+                | F::Published { .. }
+                | F::Cancelled { .. }
+                | F::DraftDeleted { .. }
+                | F::GuestsInvited { .. }
+                | F::InvitationRevoked { .. }
+        );
+        if !changes_the_document {
+            return Ok(());
+        }
+        let (event, _) = crate::state::state_after(&self.events, &self.upcasters, fact).await?;
+        // The index commits before the builder's checkpoint: a crash in between applies the
+        // fact again, which rewrites the same document.
+        self.index
+            .put(&event)
+            .map_err(|e| ReadStoreError::Storage(Box::new(e)))
+    }
+}

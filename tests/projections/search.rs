@@ -1,0 +1,181 @@
+//! Search finds events by their words, and only the ones the searcher may see.
+
+use std::sync::Arc;
+
+use slsplay_aggregates::FixedClock;
+use slsplay_aggregates::virtual_event::{CreateEvent, VirtualEventCommand as C, invitation_id, upcasters};
+use slsplay_commands::CommandContext;
+use slsplay_commands::store::SqliteEventRepository;
+use slsplay_projections::builder::Builder;
+use slsplay_projections::search::{Search, SearchIndex, Viewer};
+use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_tests::fixtures::{self, now};
+use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
+
+type SearchBuilder = Builder<Search<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
+
+fn create(id: &str, organizer: &str, title: &str, description: &str) -> C {
+    let C::CreateEvent(create) = fixtures::create(id, None) else {
+        unreachable!()
+    };
+    C::CreateEvent(CreateEvent {
+        organizer: organizer.into(),
+        title: title.into(),
+        description: description.into(),
+        ..create
+    })
+}
+
+fn ids(hits: Vec<slsplay_projections::search::Hit>) -> Vec<String> {
+    let mut ids: Vec<String> = hits.into_iter().map(|h| h.event_id).collect();
+    ids.sort();
+    ids
+}
+
+fn ana() -> Viewer {
+    Viewer {
+        user_id: "ana".into(),
+        email: Some("ana@example.com".into()),
+    }
+}
+
+fn bob() -> Viewer {
+    Viewer {
+        user_id: "bob".into(),
+        email: Some("Bob@Example.com".into()),
+    }
+}
+
+#[tokio::test]
+async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invited_to() {
+    let store = SqliteStore::new();
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let (as_ana, as_cleo) = (CommandContext::new("ana"), CommandContext::new("cleo"));
+    let invite = |organizer: &str, email: &str| C::Invite {
+        organizer: organizer.into(),
+        emails: vec![email.into()],
+    };
+    commands
+        .execute(
+            "bread",
+            create("bread", "ana", "Sourdough masterclass", "Starters and long folds"),
+            &as_ana,
+        )
+        .await
+        .unwrap();
+    commands
+        .execute("bread", invite("ana", "bob@example.com"), &as_ana)
+        .await
+        .unwrap();
+    commands
+        .execute(
+            "wine",
+            create(
+                "wine",
+                "cleo",
+                "Natural wine evening",
+                "Sourdough bread pairs well",
+            ),
+            &as_cleo,
+        )
+        .await
+        .unwrap();
+    commands
+        .execute(
+            "wine",
+            C::Publish {
+                organizer: "cleo".into(),
+            },
+            &as_cleo,
+        )
+        .await
+        .unwrap();
+    commands
+        .execute("wine", invite("cleo", "bob@example.com"), &as_cleo)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(SearchIndex::open(&dir.path().join("index"), true).unwrap());
+    let checkpoints = SqliteReadStore::open_with(dir.path().join("search.sqlite3"), &[]).unwrap();
+    let builder: SearchBuilder = Builder::new(
+        Search::new(store.open(), upcasters(), index.clone()),
+        checkpoints,
+        store.open(),
+        upcasters(),
+    );
+    let deliver = || async {
+        for fact in store.open().read_from(0, usize::MAX).await.unwrap() {
+            builder.handle(fact).await.unwrap();
+        }
+    };
+    deliver().await;
+
+    assert_eq!(ids(index.search("sourdough", &ana(), 10).unwrap()), ["bread"]);
+    assert_eq!(
+        ids(index.search("sourdough", &bob(), 10).unwrap()),
+        ["wine"],
+        "bread is still a draft"
+    );
+    assert!(
+        index
+            .search(
+                "masterclass",
+                &Viewer {
+                    user_id: "cleo".into(),
+                    email: None
+                },
+                10
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(index.search("", &bob(), 10).unwrap()),
+        ["wine"],
+        "blank lists what bob may see"
+    );
+    assert_eq!(
+        ids(index.search("\"unbalanced AND title:", &ana(), 10).unwrap()),
+        Vec::<String>::new()
+    );
+
+    commands
+        .execute(
+            "bread",
+            C::Publish {
+                organizer: "ana".into(),
+            },
+            &as_ana,
+        )
+        .await
+        .unwrap();
+    let revoke = C::RevokeInvitation {
+        organizer: "cleo".into(),
+        invitation_id: invitation_id("wine", "bob@example.com"),
+    };
+    commands.execute("wine", revoke, &as_cleo).await.unwrap();
+    deliver().await; // the new facts, and every old one a second time
+    assert_eq!(ids(index.search("sourdough", &bob(), 10).unwrap()), ["bread"]);
+
+    let rename = slsplay_aggregates::virtual_event::UpdateDetails {
+        organizer: "ana".into(),
+        title: Some("Rye baking".into()),
+        description: Some("Dense loaves".into()),
+        ..Default::default()
+    };
+    commands
+        .execute("bread", C::UpdateDetails(rename), &as_ana)
+        .await
+        .unwrap();
+    deliver().await;
+    assert!(
+        index.search("sourdough", &ana(), 10).unwrap().is_empty(),
+        "the old words are gone"
+    );
+    let hits = index.search("rye", &ana(), 10).unwrap();
+    assert_eq!(
+        (hits.len(), hits[0].title.as_str(), hits[0].status.as_str()),
+        (1, "Rye baking", "published")
+    );
+}
