@@ -197,14 +197,14 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
     wait_for("the poison fact in the dead-letter queue", || {
         list().contains("virtual_event:ev-bad:1")
     });
-    // Both builders refuse it: each queue has it in its dead letters.
-    wait_for("the poison fact in both dead-letter queues", || {
-        list().lines().count() == 2
+    // Every builder refuses it: each queue has it in its dead letters.
+    wait_for("the poison fact in every dead-letter queue", || {
+        list().lines().count() == 3
     });
     let dead: Vec<serde_json::Value> = list().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut queues: Vec<&str> = dead.iter().map(|d| d["queue"].as_str().unwrap()).collect();
     queues.sort();
-    assert_eq!(queues, ["emails", "read_models"]);
+    assert_eq!(queues, ["emails", "read_models", "search"]);
     assert!(
         dead.iter()
             .all(|d| d["last_error"].as_str().unwrap().contains("cannot be decoded")),
@@ -221,7 +221,7 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&redrive.stdout).trim(),
-        "redrove 2 messages"
+        "redrove 3 messages"
     );
     wait_for("the redriven message to fail again and come back", || {
         list().contains("virtual_event:ev-bad:1")

@@ -59,6 +59,12 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    pub fn tables(&self) -> &DynamoTables {
+        &self.tables
+    }
+}
+
 impl StoreUnderTest for DynamoStore {
     type Repo = slsplay_commands::store::DynamoRepository;
     fn open(&self) -> Self::Repo {

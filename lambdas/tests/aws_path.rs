@@ -1,0 +1,318 @@
+//! The AWS path of the asynchronous tier against moto: commands through dynamo-es, the stream
+//! records read back from moto's DynamoDB Streams and handed to the fan-out handler exactly as
+//! the Lambda gets them, SQS FIFO on moto, and the projection handler fed from it.
+//!
+//! The read models here are still the SQLite ones: their DynamoDB store is the next step.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use base64::Engine;
+use serde_json::{Value, json};
+use slsplay_aggregates::FixedClock;
+use slsplay_aggregates::virtual_event::upcasters;
+use slsplay_commands::CommandContext;
+use slsplay_lambdas::aws::fact_index::DynamoFactIndex;
+use slsplay_lambdas::aws::fan_out::fan_out;
+use slsplay_lambdas::aws::projection::project;
+use slsplay_lambdas::aws::sqs::SqsQueues;
+use slsplay_projections::builder::{Builder, ReadModels};
+use slsplay_projections::read_models::EventPage;
+use slsplay_projections::schema::Key;
+use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_projections::store::{ReadStore, ReadTx};
+use slsplay_tests::fixtures::{self, ORGANIZER, guest, now};
+use slsplay_tests::moto::moto;
+use slsplay_tests::stores::{DynamoStore, StoreUnderTest, service};
+
+fn sqs() -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+fn streams() -> aws_sdk_dynamodbstreams::Client {
+    let conf = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+}
+
+/// A stream attribute value in the JSON the Lambda service sends.
+fn lambda_json(value: &StreamValue) -> Value {
+    match value {
+        StreamValue::S(s) => json!({ "S": s }),
+        StreamValue::N(n) => json!({ "N": n }),
+        StreamValue::B(b) => json!({ "B": base64::engine::general_purpose::STANDARD.encode(b.as_ref()) }),
+        other => panic!("the event table holds no {other:?}"),
+    }
+}
+
+fn image(item: &HashMap<String, StreamValue>) -> Value {
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), lambda_json(v))).collect())
+}
+
+/// Everything moto's stream holds for `table`, as the Lambda's DynamoDB event.
+async fn stream_event(table: &str) -> Event {
+    let client = streams();
+    let listed = client.list_streams().table_name(table).send().await.unwrap();
+    let arn = listed.streams()[0].stream_arn().unwrap().to_owned();
+    let described = client.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let shard = described.stream_description().unwrap().shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_owned();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let records = client
+        .get_records()
+        .shard_iterator(iterator.shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let records: Vec<Value> = records
+        .records()
+        .iter()
+        .map(|r| {
+            let change = r.dynamodb().unwrap();
+            json!({
+                "eventID": r.event_id(),
+                "eventName": r.event_name().unwrap().as_str(),
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": arn,
+                "dynamodb": {
+                    "Keys": image(change.keys().unwrap()),
+                    "NewImage": image(change.new_image().unwrap()),
+                    "SequenceNumber": change.sequence_number(),
+                    "SizeBytes": change.size_bytes(),
+                    "StreamViewType": "NEW_IMAGE"
+                }
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("the Lambda's shape")
+}
+
+async fn fifo_queue(name: &str) -> String {
+    let created = sqs()
+        .create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    created.queue_url().unwrap().to_owned()
+}
+
+async fn index_table(name: &str) {
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let attribute = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    moto()
+        .dynamodb()
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("Bucket"))
+        .attribute_definitions(attribute("Key"))
+        .key_schema(key("Bucket", KeyType::Hash))
+        .key_schema(key("Key", KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// What SQS would hand the projection Lambda, as its event.
+async fn sqs_event(url: &str) -> SqsEvent {
+    let received = sqs()
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let records: Vec<Value> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            let attributes: HashMap<String, String> = m
+                .attributes()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect();
+            json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:read_models.fifo",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("the Lambda's shape")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_travel_from_dynamodb_streams_through_sqs_fifo_to_the_read_models() {
+    let store = DynamoStore::new().await;
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-aws", fixtures::create("ev-aws", None), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-aws", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-aws", fixtures::invite([guest(0), guest(1)]), &ctx)
+        .await
+        .unwrap();
+
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let url = fifo_queue(&format!("{prefix}-read_models")).await;
+    let index = format!("{prefix}FactIndex");
+    index_table(&index).await;
+    let queues = SqsQueues::new(sqs(), HashMap::from([("read_models".to_owned(), url.clone())]));
+    let fact_index = DynamoFactIndex::new(moto().dynamodb(), &index);
+
+    let event = stream_event(&store.tables().events).await;
+    assert_eq!(event.records.len(), 3);
+    let response = fan_out(&event, &["read_models"], &queues, &fact_index).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    // The stream may deliver a batch twice: FIFO deduplication keeps one message per fact.
+    assert!(
+        fan_out(&event, &["read_models"], &queues, &fact_index)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let read_store = SqliteReadStore::open(dir.path().join("read_models.sqlite3")).unwrap();
+    let builder = Builder::new(ReadModels, read_store, store.open(), upcasters());
+    let batch = sqs_event(&url).await;
+    assert_eq!(batch.records.len(), 3, "one message per fact, duplicates dropped");
+    let projected = project(&builder, &batch).await;
+    assert!(projected.batch_item_failures.is_empty(), "{projected:?}");
+    let page: EventPage = builder
+        .store()
+        .begin()
+        .await
+        .unwrap()
+        .get(&Key::new("ev-aws"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (page.status.as_str(), page.invited, page.version),
+        ("published", 2, 3)
+    );
+
+    let keys = moto()
+        .dynamodb()
+        .query()
+        .table_name(&index)
+        .key_condition_expression("Bucket = :b")
+        .expression_attribute_values(
+            ":b",
+            aws_sdk_dynamodb::types::AttributeValue::S("2030-05-01T09".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sequences: Vec<String> = keys
+        .items()
+        .iter()
+        .map(|i| i["AggregateIdSequence"].as_n().unwrap().clone())
+        .collect();
+    assert_eq!(sequences, ["1", "2", "3"], "the index keeps the facts in order");
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_passed_on_is_reported_and_nothing_after_it_is_sent() {
+    let store = DynamoStore::new().await;
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-bad", fixtures::create("ev-bad", None), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-bad", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-bad", fixtures::invite([guest(0)]), &ctx)
+        .await
+        .unwrap();
+    let mut event = stream_event(&store.tables().events).await;
+    event.records[1].change.new_image.inner_mut().remove("Payload");
+    let poisoned = event.records[1].change.sequence_number.clone();
+
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let url = fifo_queue(&format!("{prefix}-read_models")).await;
+    let index = format!("{prefix}FactIndex");
+    index_table(&index).await;
+    let queues = SqsQueues::new(sqs(), HashMap::from([("read_models".to_owned(), url.clone())]));
+    let response = fan_out(
+        &event,
+        &["read_models"],
+        &queues,
+        &DynamoFactIndex::new(moto().dynamodb(), &index),
+    )
+    .await;
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, [poisoned]);
+    assert_eq!(
+        sqs_event(&url).await.records.len(),
+        1,
+        "only the record before it went out"
+    );
+}
