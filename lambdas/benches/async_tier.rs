@@ -143,7 +143,7 @@ async fn lag(rate: u32, seconds: u32) {
         path: dir.path().to_path_buf(),
     };
     let platform = Platform::open(&data_dir, Durability::Full, MailConfig::default().settings()).unwrap();
-    let pipeline = Pipeline::start(&platform);
+    let pipeline = Pipeline::start(&platform, None);
     let commands = platform.commands.clone();
     let ctx = CommandContext::new("org");
     const EVENTS: usize = 200;

@@ -11,7 +11,7 @@ use slsplay_aggregates::SystemClock;
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 
 use crate::config::{DataDir, DevConfig};
-use crate::local::pipeline::Pipeline;
+use crate::local::pipeline::{Pipeline, SmtpRelay};
 use crate::platform::Platform;
 use crate::server::{self, AppState};
 
@@ -183,7 +183,11 @@ async fn dev(config: DevConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
-    let pipeline = Pipeline::start(&platform);
+    let smtp = match &config.mail.smtp {
+        Some(relay) => Some(SmtpRelay::new(relay, &config.mail.from)?),
+        None => None,
+    };
+    let pipeline = Pipeline::start(&platform, smtp);
     let state = AppState {
         platform: platform.clone(),
         started: Instant::now(),

@@ -110,6 +110,10 @@ pub struct MailConfig {
         default_value = "http://127.0.0.1:3000"
     )]
     pub public_url: String,
+    /// Also send every email to this SMTP relay (`host:port`, plain SMTP, no TLS or login:
+    /// a local relay or mail catcher). Without it emails only land in the data folder.
+    #[arg(long = "smtp", env = "SLSPLAY_SMTP")]
+    pub smtp: Option<String>,
 }
 
 impl Default for MailConfig {
@@ -117,6 +121,7 @@ impl Default for MailConfig {
         Self {
             from: "slsplay <events@slsplay.localhost>".into(),
             public_url: "http://127.0.0.1:3000".into(),
+            smtp: None,
         }
     }
 }

@@ -228,3 +228,85 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
     });
     assert!(dev.interrupt().success());
 }
+
+/// A minimal SMTP server that accepts everything and keeps what it receives.
+fn fake_smtp() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let (mut rcpt, mut line) = (String::new(), String::new());
+                writeln!(out, "220 fake ready\r").unwrap();
+                while {
+                    line.clear();
+                    lines.read_line(&mut line).unwrap_or(0) > 0
+                } {
+                    let command = line.trim_end().to_ascii_uppercase();
+                    if command.starts_with("RCPT TO:") {
+                        rcpt = line.trim_end()[8..]
+                            .trim_matches(|c| c == '<' || c == '>')
+                            .to_owned();
+                    }
+                    if command == "DATA" {
+                        writeln!(out, "354 go ahead\r").unwrap();
+                        let mut data = String::new();
+                        while {
+                            line.clear();
+                            lines.read_line(&mut line).unwrap_or(0) > 0
+                        } && line != ".\r\n"
+                        {
+                            data.push_str(&line);
+                        }
+                        tx.send((rcpt.clone(), data)).unwrap();
+                        writeln!(out, "250 queued\r").unwrap();
+                    } else if command == "QUIT" {
+                        writeln!(out, "221 bye\r").unwrap();
+                        return;
+                    } else {
+                        writeln!(out, "250 ok\r").unwrap();
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_smtp_relay_configured_every_email_is_also_sent_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let commands = service(events(&data), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-smtp", fixtures::create("ev-smtp", None), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-smtp", fixtures::invite([guest(7)]), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-smtp", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+
+    let (port, received) = fake_smtp();
+    let dev = Dev::start_with(&data, &[("SLSPLAY_SMTP", &format!("127.0.0.1:{port}"))]);
+    let (to, message) = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an email over SMTP");
+    assert_eq!(to, "guest7@example.com");
+    assert!(
+        message.contains("Subject: You're invited: Founders' dinner"),
+        "{message}"
+    );
+    assert!(dev.interrupt().success());
+}

@@ -37,7 +37,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts the fan-out, a consumer per builder, and the mail delivery.
-    pub fn start(platform: &crate::platform::Platform) -> Self {
+    pub fn start(platform: &crate::platform::Platform, smtp: Option<SmtpRelay>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let (store, queues) = (platform.store.clone(), platform.queues.clone());
@@ -55,7 +55,13 @@ impl Pipeline {
         tasks.spawn(consume(queues.clone(), platform.emails.clone(), stopped.clone()));
         tasks.spawn(consume(queues, platform.search.clone(), stopped.clone()));
         let (outbox, folder) = (platform.data_dir.mail_store(), platform.data_dir.mail_folder());
-        tasks.spawn(deliver_mail(outbox, folder, platform.queues.sent(), stopped));
+        tasks.spawn(deliver_mail(
+            outbox,
+            folder,
+            smtp,
+            platform.queues.sent(),
+            stopped,
+        ));
         Self { stop, tasks }
     }
 
@@ -192,17 +198,55 @@ async fn consume<P, S, R>(
     }
 }
 
+/// Plain SMTP to a relay, for `--smtp host:port`.
+pub struct SmtpRelay {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::Address,
+}
+
+impl SmtpRelay {
+    pub fn new(host_port: &str, from: &str) -> anyhow::Result<Self> {
+        let (host, port) = host_port
+            .rsplit_once(':')
+            .ok_or_else(|| anyhow::anyhow!("--smtp takes host:port, got `{host_port}`"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--smtp: `{port}` is not a port"))?;
+        let from: lettre::message::Mailbox = from.parse().map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;
+        // Plain SMTP on purpose: this is for a relay or mail catcher on a trusted network.
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .build();
+        Ok(Self {
+            transport,
+            from: from.email,
+        })
+    }
+
+    async fn send(&self, recipient: &str, eml: &str) -> anyhow::Result<()> {
+        use lettre::AsyncTransport;
+        let to: lettre::Address = recipient.parse()?;
+        let envelope = lettre::address::Envelope::new(Some(self.from.clone()), vec![to])?;
+        self.transport.send_raw(&envelope, eml.as_bytes()).await?;
+        Ok(())
+    }
+}
+
 /// Hands every email in the outbox to delivery, locally: an .eml file per message in the mail
-/// folder, named by its id, so a retry after a crash rewrites the same file.
+/// folder, named by its id, so a retry after a crash rewrites the same file; and, when a relay
+/// is configured, SMTP. An email is marked sent once both are done.
 async fn deliver_mail(
     outbox: std::path::PathBuf,
     folder: std::path::PathBuf,
+    smtp: Option<SmtpRelay>,
     sent: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let opened = std::fs::create_dir_all(&folder)
         .map_err(anyhow::Error::from)
-        .and_then(|()| SqliteOutbox::open(&outbox).map_err(anyhow::Error::from));
+        .and_then(|()| SqliteOutbox::open(&outbox).map_err(anyhow::Error::from))
+        // A mutex only to share the connection with the SMTP awaits; nothing else uses it.
+        .map(std::sync::Mutex::new);
     let outbox = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -214,14 +258,20 @@ async fn deliver_mail(
         let notified = sent.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match deliver_waiting(&outbox, &folder) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(emails = n, folder = %folder.display(), "emails delivered"),
-            Err(e) => tracing::error!(error = %e, "mail delivery failed; retrying"),
-        }
+        let wait = match deliver_waiting(&outbox, &folder, smtp.as_ref()).await {
+            Ok(0) => MAIL_POLL,
+            Ok(n) => {
+                tracing::info!(emails = n, folder = %folder.display(), "emails delivered");
+                MAIL_POLL
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mail delivery failed; retrying");
+                MAIL_RETRY
+            }
+        };
         tokio::select! {
             _ = &mut notified => {}
-            _ = tokio::time::sleep(MAIL_POLL) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stopped.changed() => {}
         }
     }
@@ -229,15 +279,26 @@ async fn deliver_mail(
 
 /// The outbox is filled by the email consumer, which wakes us only indirectly.
 const MAIL_POLL: Duration = Duration::from_millis(200);
+const MAIL_RETRY: Duration = Duration::from_secs(5);
 
-fn deliver_waiting(outbox: &SqliteOutbox, folder: &std::path::Path) -> anyhow::Result<usize> {
-    let waiting = outbox.unsent(100)?;
-    for (id, eml) in &waiting {
-        let path = folder.join(format!("{id}.eml"));
-        let partial = folder.join(format!(".{id}.eml.partial"));
-        std::fs::write(&partial, eml)?;
+async fn deliver_waiting(
+    outbox: &std::sync::Mutex<SqliteOutbox>,
+    folder: &std::path::Path,
+    smtp: Option<&SmtpRelay>,
+) -> anyhow::Result<usize> {
+    let waiting = outbox.lock().expect("outbox poisoned").unsent(100)?;
+    for email in &waiting {
+        let path = folder.join(format!("{}.eml", email.id));
+        let partial = folder.join(format!(".{}.eml.partial", email.id));
+        std::fs::write(&partial, &email.eml)?;
         std::fs::rename(&partial, &path)?;
-        outbox.mark_sent(id, &chrono::Utc::now().to_rfc3339())?;
+        if let Some(relay) = smtp {
+            relay.send(&email.recipient, &email.eml).await?;
+        }
+        outbox
+            .lock()
+            .expect("outbox poisoned")
+            .mark_sent(&email.id, &chrono::Utc::now().to_rfc3339())?;
     }
     Ok(waiting.len())
 }

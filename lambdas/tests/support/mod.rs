@@ -24,11 +24,17 @@ pub struct Dev {
 
 impl Dev {
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts `slsplay dev` with extra environment variables.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = slsplay()
             .args(["dev", "--port", "0", "--data-dir"])
             .arg(data_dir)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
+            .envs(env.iter().copied())
             .spawn()
             .unwrap();
         let (tx, log) = mpsc::channel();

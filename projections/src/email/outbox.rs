@@ -71,6 +71,14 @@ pub struct Listed {
     pub sent_at: Option<String>,
 }
 
+/// An email waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    pub id: String,
+    pub recipient: String,
+    pub eml: String,
+}
+
 /// Reads and settles the outbox of the local platform, beside the builder that fills it.
 pub struct SqliteOutbox {
     conn: Connection,
@@ -113,13 +121,20 @@ impl SqliteOutbox {
             .optional()
     }
 
-    /// (id, message) of every email not yet handed to delivery, oldest first.
-    pub fn unsent(&self, limit: usize) -> rusqlite::Result<Vec<(String, String)>> {
+    /// Every email not yet handed to delivery, oldest first.
+    pub fn unsent(&self, limit: usize) -> rusqlite::Result<Vec<Unsent>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, eml FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ?1",
+            "SELECT id, recipient, eml FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ?1",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        stmt.query_map([limit], |r| {
+            Ok(Unsent {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                eml: r.get(2)?,
+            })
+        })?
+        .collect()
     }
 
     pub fn mark_sent(&self, id: &str, at: &str) -> rusqlite::Result<()> {
