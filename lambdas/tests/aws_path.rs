@@ -2,7 +2,7 @@
 //! records read back from moto's DynamoDB Streams and handed to the fan-out handler exactly as
 //! the Lambda gets them, SQS FIFO on moto, and the projection handler fed from it.
 //!
-//! The read models here are still the SQLite ones: their DynamoDB store is the next step.
+//! The read models are on moto's DynamoDB too, queried at the end.
 
 use std::collections::HashMap;
 
@@ -24,8 +24,9 @@ use slsplay_lambdas::aws::projection::project;
 use slsplay_lambdas::aws::sqs::SqsQueues;
 use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::read_models::EventPage;
+use slsplay_projections::read_models::TABLES;
 use slsplay_projections::schema::Key;
-use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_projections::store::dynamo::DynamoReadStore;
 use slsplay_projections::store::{ReadStore, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now};
 use slsplay_tests::moto::moto;
@@ -230,8 +231,8 @@ async fn facts_travel_from_dynamodb_streams_through_sqs_fifo_to_the_read_models(
             .is_empty()
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let read_store = SqliteReadStore::open(dir.path().join("read_models.sqlite3")).unwrap();
+    let read_store = DynamoReadStore::new(moto().dynamodb(), &prefix, TABLES);
+    read_store.create_tables().await.unwrap();
     let builder = Builder::new(ReadModels, read_store, store.open(), upcasters());
     let batch = sqs_event(&url).await;
     assert_eq!(batch.records.len(), 3, "one message per fact, duplicates dropped");

@@ -1,6 +1,7 @@
 //! Where read models live: a port with a transaction per fact, so a row change and the
 //! builder's checkpoint are committed together or not at all.
 
+pub mod dynamo;
 pub mod sqlite;
 
 use std::future::Future;
