@@ -11,6 +11,7 @@ use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
 use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEvent, VirtualEventFact as F};
 
 use crate::builder::Projector;
+use crate::read_models::projector::fact_time;
 use crate::schema::Key;
 use crate::store::{ReadStoreError, ReadTx};
 use compose::{Draft, html_escape, ics, local_time, to_eml};
@@ -233,13 +234,6 @@ impl<R: PersistedEventRepository> Emails<R> {
             calendar: None,
         }
     }
-}
-
-fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> chrono::DateTime<chrono::Utc> {
-    fact.metadata
-        .get("recorded_at")
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc))
 }
 
 /// Every invitee who has not been revoked.

@@ -17,7 +17,7 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 /// When the fact happened: its own time, else when it was recorded.
-fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
+pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
     let own = match &fact.payload {
         F::Created(c) => Some(c.at),
         F::Published { at }
