@@ -21,6 +21,7 @@ use slsplay_commands::CommandContext;
 use slsplay_lambdas::aws::fact_index::DynamoFactIndex;
 use slsplay_lambdas::aws::fan_out::fan_out;
 use slsplay_lambdas::aws::projection::project;
+use slsplay_lambdas::aws::rebuild::rebuild_from_index;
 use slsplay_lambdas::aws::sqs::SqsQueues;
 use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::read_models::EventPage;
@@ -264,6 +265,39 @@ async fn facts_travel_from_dynamodb_streams_through_sqs_fifo_to_the_read_models(
         .send()
         .await
         .unwrap();
+    // Past the stream's 24 hours, a rebuild reads the history through the index.
+    let fresh = DynamoReadStore::new(moto().dynamodb(), format!("{prefix}rebuilt-"), TABLES);
+    fresh.create_tables().await.unwrap();
+    let rebuilder = Builder::new(ReadModels, fresh, store.open(), upcasters());
+    let applied = rebuild_from_index(
+        &fact_index,
+        &moto().dynamodb(),
+        &store.tables().events,
+        &rebuilder,
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied, 3);
+    let rebuilt: EventPage = rebuilder
+        .store()
+        .begin()
+        .await
+        .unwrap()
+        .get(&Key::new("ev-aws"))
+        .await
+        .unwrap()
+        .unwrap();
+    let live: EventPage = builder
+        .store()
+        .begin()
+        .await
+        .unwrap()
+        .get(&Key::new("ev-aws"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rebuilt, live);
+
     let sequences: Vec<String> = keys
         .items()
         .iter()

@@ -125,7 +125,8 @@ fn conflict_if_retryable(error: PersistenceError) -> PersistenceError {
     }
 }
 
-fn decode(item: &HashMap<String, AttributeValue>) -> Result<SerializedEvent, PersistenceError> {
+/// A stored fact from its item in the event table (as dynamo-es writes it).
+pub fn decode(item: &HashMap<String, AttributeValue>) -> Result<SerializedEvent, PersistenceError> {
     let missing = |name: &str| {
         PersistenceError::DeserializationError(format!("event item without a valid `{name}`").into())
     };

@@ -9,6 +9,8 @@
 //! aggregate keep their order (their times never decrease and the sequence breaks ties);
 //! facts of different aggregates need no common order.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use slsplay_aggregates::history::RecordedFact;
@@ -47,33 +49,29 @@ pub fn index_key(fact: &RecordedFact) -> (String, String) {
     (bucket, key)
 }
 
-impl FactIndexWriter for DynamoFactIndex {
-    async fn record(&self, facts: &[RecordedFact]) -> Result<(), String> {
-        for chunk in facts.chunks(BATCH) {
-            let requests = chunk
-                .iter()
-                .map(|fact| {
-                    let (bucket, key) = index_key(fact);
-                    let put = PutRequest::builder()
-                        .item("Bucket", AttributeValue::S(bucket))
-                        .item("Key", AttributeValue::S(key))
-                        .item(
-                            "AggregateTypeAndId",
-                            AttributeValue::S(format!("{}:{}", fact.aggregate_type, fact.aggregate_id)),
-                        )
-                        .item(
-                            "AggregateIdSequence",
-                            AttributeValue::N(fact.sequence.to_string()),
-                        )
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, String>>()?;
+/// The partition that lists the buckets that hold anything, so a rebuild need not probe every
+/// hour since the beginning.
+const BUCKETS: &str = "#buckets";
+
+fn put(bucket: String, key: String, extra: Vec<(&str, AttributeValue)>) -> Result<WriteRequest, String> {
+    let mut put = PutRequest::builder()
+        .item("Bucket", AttributeValue::S(bucket))
+        .item("Key", AttributeValue::S(key));
+    for (name, value) in extra {
+        put = put.item(name, value);
+    }
+    Ok(WriteRequest::builder()
+        .put_request(put.build().map_err(|e| e.to_string())?)
+        .build())
+}
+
+impl DynamoFactIndex {
+    async fn write(&self, requests: Vec<WriteRequest>) -> Result<(), String> {
+        for chunk in requests.chunks(BATCH) {
             let written = self
                 .client
                 .batch_write_item()
-                .request_items(&self.table, requests)
+                .request_items(&self.table, chunk.to_vec())
                 .send()
                 .await
                 .map_err(|e| format!("BatchWriteItem to {}: {e}", self.table))?;
@@ -82,5 +80,81 @@ impl FactIndexWriter for DynamoFactIndex {
             }
         }
         Ok(())
+    }
+
+    /// Every (bucket, key) item of one partition, in key order.
+    async fn partition(&self, bucket: &str) -> Result<Vec<HashMap<String, AttributeValue>>, String> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("Bucket = :b")
+                .expression_attribute_values(":b", AttributeValue::S(bucket.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| format!("Query {}: {e}", self.table))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The keys of every indexed fact, in order: (aggregate type and id, sequence).
+    pub async fn keys_in_order(&self) -> Result<Vec<(String, usize)>, String> {
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name).and_then(|v| v.as_s().ok()).cloned()
+        };
+        let mut keys = Vec::new();
+        for marker in self.partition(BUCKETS).await? {
+            let bucket = text(&marker, "Key").ok_or("a bucket marker without a key")?;
+            for item in self.partition(&bucket).await? {
+                let id = text(&item, "AggregateTypeAndId").ok_or("an index entry without its fact")?;
+                let sequence = item
+                    .get("AggregateIdSequence")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("an index entry without a sequence")?;
+                keys.push((id, sequence));
+            }
+        }
+        Ok(keys)
+    }
+}
+
+impl FactIndexWriter for DynamoFactIndex {
+    async fn record(&self, facts: &[RecordedFact]) -> Result<(), String> {
+        // The bucket markers go first: an entry in a bucket nobody lists would be lost to
+        // rebuilds, a listed bucket that stays empty costs nothing.
+        let mut buckets: Vec<String> = facts.iter().map(|f| index_key(f).0).collect();
+        buckets.sort();
+        buckets.dedup();
+        self.write(
+            buckets
+                .into_iter()
+                .map(|b| put(BUCKETS.to_owned(), b, Vec::new()))
+                .collect::<Result<_, _>>()?,
+        )
+        .await?;
+        let entries = facts
+            .iter()
+            .map(|fact| {
+                let (bucket, key) = index_key(fact);
+                let id = AttributeValue::S(format!("{}:{}", fact.aggregate_type, fact.aggregate_id));
+                let sequence = AttributeValue::N(fact.sequence.to_string());
+                put(
+                    bucket,
+                    key,
+                    vec![("AggregateTypeAndId", id), ("AggregateIdSequence", sequence)],
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.write(entries).await
     }
 }

@@ -5,4 +5,5 @@
 pub mod fact_index;
 pub mod fan_out;
 pub mod projection;
+pub mod rebuild;
 pub mod sqs;
