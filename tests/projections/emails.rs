@@ -176,3 +176,36 @@ fn decoded_calendar(eml: &str) -> String {
         body.to_owned()
     }
 }
+
+#[tokio::test]
+async fn an_email_is_claimed_once_and_a_failed_delivery_gives_it_back() {
+    use slsplay_projections::email::outbox::SqliteOutbox;
+    let store = SqliteStore::new();
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-c", fixtures::create("ev-c", None), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-c", fixtures::invite([guest(0)]), &ctx)
+        .await
+        .unwrap();
+    commands.execute("ev-c", fixtures::publish(), &ctx).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = builder(&store, dir.path());
+    deliver_all(&store, &emails).await;
+
+    let outbox = SqliteOutbox::open(dir.path().join("mail.sqlite3")).unwrap();
+    let waiting = outbox.unsent(10).unwrap();
+    assert_eq!(waiting.len(), 1);
+    let id = &waiting[0].id;
+    assert!(outbox.claim(id, "2030-05-01T09:00:00Z").unwrap());
+    assert!(
+        !outbox.claim(id, "2030-05-01T09:00:01Z").unwrap(),
+        "a second claim loses"
+    );
+    assert!(outbox.unsent(10).unwrap().is_empty());
+    outbox.release(id).unwrap();
+    assert_eq!(outbox.unsent(10).unwrap().len(), 1);
+}

@@ -287,18 +287,27 @@ async fn deliver_waiting(
     smtp: Option<&SmtpRelay>,
 ) -> anyhow::Result<usize> {
     let waiting = outbox.lock().expect("outbox poisoned").unsent(100)?;
+    let mut delivered = 0;
     for email in &waiting {
+        let now = chrono::Utc::now().to_rfc3339();
+        if !outbox.lock().expect("outbox poisoned").claim(&email.id, &now)? {
+            continue;
+        }
         let path = folder.join(format!("{}.eml", email.id));
         let partial = folder.join(format!(".{}.eml.partial", email.id));
-        std::fs::write(&partial, &email.eml)?;
-        std::fs::rename(&partial, &path)?;
-        if let Some(relay) = smtp {
-            relay.send(&email.recipient, &email.eml).await?;
+        let sent = async {
+            std::fs::write(&partial, &email.eml)?;
+            std::fs::rename(&partial, &path)?;
+            if let Some(relay) = smtp {
+                relay.send(&email.recipient, &email.eml).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(e) = sent.await {
+            outbox.lock().expect("outbox poisoned").release(&email.id)?;
+            return Err(e);
         }
-        outbox
-            .lock()
-            .expect("outbox poisoned")
-            .mark_sent(&email.id, &chrono::Utc::now().to_rfc3339())?;
+        delivered += 1;
     }
-    Ok(waiting.len())
+    Ok(delivered)
 }

@@ -137,9 +137,22 @@ impl SqliteOutbox {
         .collect()
     }
 
-    pub fn mark_sent(&self, id: &str, at: &str) -> rusqlite::Result<()> {
+    /// Claims an email for sending; `false` if it was already claimed. Claiming before sending
+    /// is what keeps it to at most one email per (recipient, cause): a crash between the two
+    /// loses that email instead of sending it twice.
+    pub fn claim(&self, id: &str, at: &str) -> rusqlite::Result<bool> {
+        let claimed = self.conn.execute(
+            "UPDATE outbox SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(claimed == 1)
+    }
+
+    /// Gives a claim back after a delivery that certainly failed (the relay refused it), so a
+    /// later attempt sends it.
+    pub fn release(&self, id: &str) -> rusqlite::Result<()> {
         self.conn
-            .execute("UPDATE outbox SET sent_at = ?2 WHERE id = ?1", params![id, at])?;
+            .execute("UPDATE outbox SET sent_at = NULL WHERE id = ?1", [id])?;
         Ok(())
     }
 }
