@@ -351,3 +351,134 @@ async fn a_record_that_cannot_be_passed_on_is_reported_and_nothing_after_it_is_s
         "only the record before it went out"
     );
 }
+
+fn ses() -> aws_sdk_sesv2::Client {
+    let conf = aws_sdk_sesv2::Config::builder()
+        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .build();
+    aws_sdk_sesv2::Client::from_conf(conf)
+}
+
+/// The outbox table's new items, as its stream's Lambda event.
+async fn outbox_event(table: &str) -> Event {
+    let items = moto().dynamodb().scan().table_name(table).send().await.unwrap();
+    let records: Vec<Value> = items
+        .items()
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let image: serde_json::Map<String, Value> =
+                item.iter().filter_map(|(k, v)| Some((k.clone(), json!({ "S": v.as_s().ok()? })))).collect();
+            json!({
+                "eventID": format!("outbox-{i}"),
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": { "NewImage": image, "SequenceNumber": format!("{:021}", i + 1), "SizeBytes": 1, "StreamViewType": "NEW_IMAGE" }
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("the Lambda's shape")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
+    use slsplay_aggregates::virtual_event::InvitationTokens;
+    use slsplay_lambdas::aws::fan_out::decode;
+    use slsplay_lambdas::aws::mail::{DynamoOutbox, SesMailer, send_new_emails};
+    use slsplay_projections::email::outbox::OutboxMessage;
+    use slsplay_projections::email::{Emails, MailSettings};
+    use slsplay_projections::schema::ReadModel;
+
+    let store = DynamoStore::new().await;
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-ses", fixtures::create("ev-ses", None), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-ses", fixtures::invite([guest(0), guest(1)]), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-ses", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let outbox_store = DynamoReadStore::new(moto().dynamodb(), &prefix, &[OutboxMessage::TABLE]);
+    outbox_store.create_tables().await.unwrap();
+    let sender = format!("events@{prefix}.example.com");
+    let settings = MailSettings {
+        from: format!("slsplay <{sender}>"),
+        public_url: "https://app.example.com".into(),
+    };
+    let tokens = InvitationTokens::new(&slsplay_tests::fixtures::SECRET).unwrap();
+    let emails = Builder::new(
+        Emails::new(store.open(), upcasters(), tokens, settings),
+        outbox_store,
+        store.open(),
+        upcasters(),
+    );
+    for record in &stream_event(&store.tables().events).await.records {
+        emails.handle(decode(record).unwrap().unwrap()).await.unwrap();
+    }
+
+    let table = format!("{prefix}outbox");
+    let outbox = DynamoOutbox::new(moto().dynamodb(), &table);
+    let mailer = SesMailer::new(ses(), &sender);
+    let event = outbox_event(&table).await;
+    assert_eq!(event.records.len(), 2, "two invitations");
+
+    // The sender is not verified yet: SES refuses, the email is given back and reported.
+    let refused = send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:00Z").await;
+    assert_eq!(refused.batch_item_failures.len(), 1);
+    assert_eq!(
+        outbox_event(&table)
+            .await
+            .records
+            .iter()
+            .filter(|r| r.change.new_image.inner().contains_key("sent_at"))
+            .count(),
+        0
+    );
+
+    ses()
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .unwrap();
+    let sent = send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:01Z").await;
+    assert!(sent.batch_item_failures.is_empty(), "{sent:?}");
+    let sent_at = |e: &Event| {
+        e.records
+            .iter()
+            .filter_map(|r| match r.change.new_image.inner().get("sent_at") {
+                Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        sent_at(&outbox_event(&table).await),
+        ["2030-05-01T09:00:01Z", "2030-05-01T09:00:01Z"]
+    );
+    // The stream delivers the batch again: both are claimed already, nothing is sent twice.
+    assert!(
+        send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:02Z")
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(
+        sent_at(&outbox_event(&table).await),
+        ["2030-05-01T09:00:01Z", "2030-05-01T09:00:01Z"]
+    );
+}
