@@ -134,7 +134,7 @@ fn search(
     );
     let index = slsplay_projections::search::SearchIndex::open(&path, false)?;
     let viewer = slsplay_projections::search::Viewer { user_id, email };
-    for hit in index.search(text, &viewer, limit)? {
+    for hit in index.search_now(text, &viewer, limit)? {
         println!("{}", serde_json::to_string(&hit)?);
     }
     Ok(())

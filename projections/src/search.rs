@@ -3,6 +3,7 @@
 //! to). One document per event, replaced whole on every change, so applying a fact twice is
 //! harmless. Locally the index is tantivy in the data folder; on AWS, OpenSearch.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -22,12 +23,56 @@ use crate::store::{ReadStoreError, ReadTx};
 pub const NAME: &str = "search";
 
 #[derive(Debug, thiserror::Error)]
-#[error("search index: {0}")]
-pub struct SearchError(#[from] tantivy::TantivyError);
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search service: {0}")]
+    Service(String),
+}
 
 impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {
     fn from(e: tantivy::directory::error::OpenDirectoryError) -> Self {
-        Self(tantivy::TantivyError::from(e))
+        Self::Index(tantivy::TantivyError::from(e))
+    }
+}
+
+/// Where event documents are kept and searched: tantivy locally, OpenSearch on AWS.
+pub trait SearchEngine: Send + Sync {
+    /// Replaces the event's document with one built from its current state (a deleted event
+    /// has none).
+    fn put(&self, event: &VirtualEvent) -> impl Future<Output = Result<(), SearchError>> + Send;
+
+    /// Events matching `text` (all when blank) that `viewer` may see, best first.
+    fn search(
+        &self,
+        text: &str,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Hit>, SearchError>> + Send;
+}
+
+/// Who may find an event as a guest: invitees of a published or cancelled event, never of a
+/// draft, never after their invitation was revoked.
+pub fn invitees_who_see(event: &VirtualEvent) -> Vec<String> {
+    if matches!(event.lifecycle, Lifecycle::Published | Lifecycle::Cancelled) {
+        event
+            .invitations
+            .values()
+            .filter(|i| i.state != GuestState::Revoked)
+            .map(|i| i.email.clone())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The status a search hit shows; `None` when the event has no document.
+pub fn searchable_status(event: &VirtualEvent) -> Option<&'static str> {
+    match event.lifecycle {
+        Lifecycle::Draft => Some("draft"),
+        Lifecycle::Published => Some("published"),
+        Lifecycle::Cancelled => Some("cancelled"),
+        Lifecycle::NotCreated | Lifecycle::Deleted => None,
     }
 }
 
@@ -83,7 +128,7 @@ fn schema() -> (Schema, Fields) {
 impl SearchIndex {
     /// Opens (or creates) the index in `dir`; `writable` takes the index's write lock.
     pub fn open(dir: &Path, writable: bool) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir).map_err(|e| SearchError(e.into()))?;
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Index(e.into()))?;
         let (schema, fields) = schema();
         let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
         let reader = index
@@ -107,10 +152,9 @@ impl SearchIndex {
         &self,
         change: impl FnOnce(&IndexWriter, &Fields) -> Result<(), SearchError>,
     ) -> Result<(), SearchError> {
-        let writer = self
-            .writer
-            .as_ref()
-            .ok_or_else(|| SearchError(tantivy::TantivyError::InvalidArgument("read-only index".into())))?;
+        let writer = self.writer.as_ref().ok_or_else(|| {
+            SearchError::Index(tantivy::TantivyError::InvalidArgument("read-only index".into()))
+        })?;
         let mut writer = writer.lock().expect("index writer poisoned");
         change(&writer, &self.fields)?;
         writer.commit()?;
@@ -118,15 +162,11 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Replaces the event's document with one built from its current state.
-    pub fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
+    fn put_now(&self, event: &VirtualEvent) -> Result<(), SearchError> {
         self.write(|writer, f| {
             writer.delete_term(Term::from_field_text(f.event_id, &event.id));
-            let status = match event.lifecycle {
-                Lifecycle::Draft => "draft",
-                Lifecycle::Published => "published",
-                Lifecycle::Cancelled => "cancelled",
-                Lifecycle::NotCreated | Lifecycle::Deleted => return Ok(()),
+            let Some(status) = searchable_status(event) else {
+                return Ok(());
             };
             let mut document = doc!(
                 f.event_id => event.id.as_str(),
@@ -136,15 +176,8 @@ impl SearchIndex {
                 f.starts_at => crate::read_models::projector::timestamp(event.details.starts_at),
                 f.status => status,
             );
-            // Guests see an event once it is published, never a draft.
-            if event.lifecycle != Lifecycle::Draft {
-                for invitation in event
-                    .invitations
-                    .values()
-                    .filter(|i| i.state != GuestState::Revoked)
-                {
-                    document.add_text(f.invitee, &invitation.email);
-                }
+            for email in invitees_who_see(event) {
+                document.add_text(f.invitee, &email);
             }
             writer.add_document(document)?;
             Ok(())
@@ -152,7 +185,7 @@ impl SearchIndex {
     }
 
     /// Events matching `text` (all of them when it is blank) that `viewer` may see, best first.
-    pub fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
+    pub fn search_now(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let f = self.fields;
         let matching: Box<dyn Query> = if text.trim().is_empty() {
             Box::new(AllQuery)
@@ -194,6 +227,16 @@ impl SearchIndex {
     }
 }
 
+impl SearchEngine for SearchIndex {
+    async fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
+        self.put_now(event)
+    }
+
+    async fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        self.search_now(text, viewer, limit)
+    }
+}
+
 fn term(field: Field, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, value),
@@ -202,14 +245,14 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
 }
 
 /// Keeps the index in step with the facts that change what is searchable or who sees it.
-pub struct Search<R> {
+pub struct Search<R, E = SearchIndex> {
     events: R,
     upcasters: Vec<Box<dyn EventUpcaster>>,
-    index: Arc<SearchIndex>,
+    index: Arc<E>,
 }
 
-impl<R: PersistedEventRepository> Search<R> {
-    pub fn new(events: R, upcasters: Vec<Box<dyn EventUpcaster>>, index: Arc<SearchIndex>) -> Self {
+impl<R: PersistedEventRepository, E: SearchEngine> Search<R, E> {
+    pub fn new(events: R, upcasters: Vec<Box<dyn EventUpcaster>>, index: Arc<E>) -> Self {
         Self {
             events,
             upcasters,
@@ -218,7 +261,7 @@ impl<R: PersistedEventRepository> Search<R> {
     }
 }
 
-impl<R: PersistedEventRepository> Projector for Search<R> {
+impl<R: PersistedEventRepository, E: SearchEngine> Projector for Search<R, E> {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -247,6 +290,7 @@ impl<R: PersistedEventRepository> Projector for Search<R> {
         // fact again, which rewrites the same document.
         self.index
             .put(&event)
+            .await
             .map_err(|e| ReadStoreError::Storage(Box::new(e)))
     }
 }

@@ -111,15 +111,15 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
     };
     deliver().await;
 
-    assert_eq!(ids(index.search("sourdough", &ana(), 10).unwrap()), ["bread"]);
+    assert_eq!(ids(index.search_now("sourdough", &ana(), 10).unwrap()), ["bread"]);
     assert_eq!(
-        ids(index.search("sourdough", &bob(), 10).unwrap()),
+        ids(index.search_now("sourdough", &bob(), 10).unwrap()),
         ["wine"],
         "bread is still a draft"
     );
     assert!(
         index
-            .search(
+            .search_now(
                 "masterclass",
                 &Viewer {
                     user_id: "cleo".into(),
@@ -131,12 +131,12 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
             .is_empty()
     );
     assert_eq!(
-        ids(index.search("", &bob(), 10).unwrap()),
+        ids(index.search_now("", &bob(), 10).unwrap()),
         ["wine"],
         "blank lists what bob may see"
     );
     assert_eq!(
-        ids(index.search("\"unbalanced AND title:", &ana(), 10).unwrap()),
+        ids(index.search_now("\"unbalanced AND title:", &ana(), 10).unwrap()),
         Vec::<String>::new()
     );
 
@@ -156,7 +156,7 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
     };
     commands.execute("wine", revoke, &as_cleo).await.unwrap();
     deliver().await; // the new facts, and every old one a second time
-    assert_eq!(ids(index.search("sourdough", &bob(), 10).unwrap()), ["bread"]);
+    assert_eq!(ids(index.search_now("sourdough", &bob(), 10).unwrap()), ["bread"]);
 
     let rename = slsplay_aggregates::virtual_event::UpdateDetails {
         organizer: "ana".into(),
@@ -170,10 +170,10 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
         .unwrap();
     deliver().await;
     assert!(
-        index.search("sourdough", &ana(), 10).unwrap().is_empty(),
+        index.search_now("sourdough", &ana(), 10).unwrap().is_empty(),
         "the old words are gone"
     );
-    let hits = index.search("rye", &ana(), 10).unwrap();
+    let hits = index.search_now("rye", &ana(), 10).unwrap();
     assert_eq!(
         (hits.len(), hits[0].title.as_str(), hits[0].status.as_str()),
         (1, "Rye baking", "published")

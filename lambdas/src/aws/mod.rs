@@ -5,6 +5,7 @@
 pub mod fact_index;
 pub mod fan_out;
 pub mod mail;
+pub mod opensearch;
 pub mod projection;
 pub mod rebuild;
 pub mod sqs;
