@@ -5,6 +5,7 @@
 //! The read models are on moto's DynamoDB too, queried at the end.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -481,4 +482,116 @@ async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
         sent_at(&outbox_event(&table).await),
         ["2030-05-01T09:00:01Z", "2030-05-01T09:00:01Z"]
     );
+}
+
+/// A fake Lambda Runtime API that hands out one invocation and keeps the answer.
+async fn runtime_api(event: Value) -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, Value)>) {
+    use axum::extract::{Path, State};
+    use axum::routing::{get, post};
+    type Shared = (
+        Arc<std::sync::Mutex<Option<Value>>>,
+        tokio::sync::mpsc::UnboundedSender<(String, Value)>,
+    );
+    async fn next(State((pending, _)): State<Shared>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let Some(event) = pending.lock().unwrap().take() else {
+            // One invocation only: the next poll waits until the test stops the process.
+            std::future::pending::<()>().await;
+            unreachable!();
+        };
+        let deadline = (chrono::Utc::now().timestamp_millis() + 60_000).to_string();
+        let headers = [
+            ("lambda-runtime-aws-request-id", "req-1".to_owned()),
+            ("lambda-runtime-deadline-ms", deadline),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:fan-out".to_owned(),
+            ),
+            ("content-type", "application/json".to_owned()),
+        ];
+        (headers, event.to_string()).into_response()
+    }
+    async fn answer(
+        State((_, answers)): State<Shared>,
+        Path((id, kind)): Path<(String, String)>,
+        body: String,
+    ) -> &'static str {
+        let _ = answers.send((
+            format!("{id}/{kind}"),
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        ));
+        "{}"
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let state: Shared = (Arc::new(std::sync::Mutex::new(Some(event))), tx);
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_out_lambda_binary_runs_one_invocation_against_moto() {
+    let store = DynamoStore::new().await;
+    let commands = service(store.open(), &FixedClock::at(now()));
+    commands
+        .execute(
+            "ev-bin",
+            fixtures::create("ev-bin", None),
+            &CommandContext::new(ORGANIZER),
+        )
+        .await
+        .unwrap();
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let (read_models, emails, search) = (
+        fifo_queue(&format!("{prefix}-read_models")).await,
+        fifo_queue(&format!("{prefix}-emails")).await,
+        fifo_queue(&format!("{prefix}-search")).await,
+    );
+    index_table(&format!("{prefix}FactIndex")).await;
+    let event = serde_json::to_value(stream_event(&store.tables().events).await).unwrap();
+    let (runtime, mut answers) = runtime_api(event).await;
+
+    let lambda = std::process::Command::new(env!("CARGO_BIN_EXE_fan-out"))
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "fan-out")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", &moto().endpoint)
+        .env("READ_MODELS_QUEUE_URL", &read_models)
+        .env("EMAILS_QUEUE_URL", &emails)
+        .env("SEARCH_QUEUE_URL", &search)
+        .env("FACT_INDEX_TABLE", format!("{prefix}FactIndex"))
+        .spawn()
+        .unwrap();
+    let _lambda = KillOnDrop(lambda);
+    let (path, response) = tokio::time::timeout(std::time::Duration::from_secs(60), answers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(path, "req-1/response", "{response}");
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    for url in [&read_models, &emails, &search] {
+        assert_eq!(sqs_event(url).await.records.len(), 1, "the fact reached {url}");
+    }
+}
+
+/// Stops a child process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod fact_index;
 pub mod fan_out;
+pub mod lambda;
 pub mod mail;
 pub mod opensearch;
 pub mod projection;
