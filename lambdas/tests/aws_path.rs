@@ -595,3 +595,30 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_moves_to_its_dead_letter_queue() {
+    use slsplay_lambdas::aws::sqs::create_builder_queue;
+    let name = format!("t{}-read_models", uuid::Uuid::new_v4().simple());
+    let queue = create_builder_queue(&sqs(), &name, 2, 0).await.unwrap();
+    sqs()
+        .send_message()
+        .queue_url(&queue.url)
+        .message_body("poison")
+        .message_group_id("ev-1")
+        .message_deduplication_id("ev-1:1")
+        .send()
+        .await
+        .unwrap();
+    // Two deliveries whose Lambda reported the message failed (it stays, visible again at once).
+    for _ in 0..2 {
+        assert_eq!(sqs_event(&queue.url).await.records.len(), 1);
+    }
+    assert!(
+        sqs_event(&queue.url).await.records.is_empty(),
+        "no third delivery"
+    );
+    let dead = sqs_event(&queue.dead_letter_url).await;
+    assert_eq!(dead.records.len(), 1);
+    assert_eq!(dead.records[0].body.as_deref(), Some("poison"));
+}
