@@ -119,7 +119,7 @@ async fn replay(facts_wanted: usize) {
     drop(store);
 
     let started = Instant::now();
-    let applied = slsplay_lambdas::local::rebuild::rebuild(&data_dir, &mut std::io::sink())
+    let applied = slsplay_lambdas::local::rebuild::rebuild(&data_dir, "read_models", &mut std::io::sink())
         .await
         .unwrap();
     let elapsed = started.elapsed();

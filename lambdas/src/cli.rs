@@ -68,8 +68,8 @@ pub enum Command {
 pub enum ProjectionsCommand {
     /// Replay the whole history into fresh read models, then switch to them (platform stopped).
     Rebuild {
-        /// The builder to rebuild; `read_models` is the only one with a store of its own.
-        #[arg(default_value = "read_models", value_parser = ["read_models"])]
+        /// The builder to rebuild (the email outbox is history and is never rebuilt).
+        #[arg(default_value = "read_models", value_parser = ["read_models", "search"])]
         name: String,
         #[command(flatten)]
         data_dir: DataDir,
@@ -103,9 +103,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             jsonl,
         } => crate::history::print(&data_dir, &event_id, jsonl, &mut std::io::stdout().lock()).await,
-        Command::Projections(ProjectionsCommand::Rebuild { name: _, data_dir }) => {
-            let applied = crate::local::rebuild::rebuild(&data_dir, &mut std::io::stderr()).await?;
-            println!("rebuilt read_models from {applied} facts");
+        Command::Projections(ProjectionsCommand::Rebuild { name, data_dir }) => {
+            let applied = crate::local::rebuild::rebuild(&data_dir, &name, &mut std::io::stderr()).await?;
+            println!("rebuilt {name} from {applied} facts");
             Ok(())
         }
         Command::Dlq(command) => dlq(command).await,

@@ -157,6 +157,25 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
         "SELECT json_array(title, status, invited, attending, version) FROM event_pages",
     );
     assert_eq!(page_after, page_before);
+
+    let rebuilt = slsplay()
+        .args(["projections", "rebuild", "search", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&rebuilt.stdout).trim(),
+        "rebuilt search from 3 facts"
+    );
+    assert!(
+        search(ORGANIZER, "org@example.com").contains("\"ev-1\""),
+        "the rebuilt index finds the event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

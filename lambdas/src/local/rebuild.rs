@@ -8,15 +8,22 @@ use std::time::Instant;
 use anyhow::Context;
 use slsplay_aggregates::virtual_event::upcasters;
 use slsplay_commands::store::{SqliteEventRepository, SqliteOptions};
-use slsplay_projections::builder::{Builder, ReadModels};
+use std::sync::Arc;
+
+use cqrs_es::persist::PersistedEventRepository;
+use slsplay_projections::builder::{Builder, Projector, ReadModels};
+use slsplay_projections::search::{Search, SearchIndex};
+use slsplay_projections::store::ReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
 
 use crate::config::DataDir;
 
 const PAGE: usize = 5_000;
 
-/// Rebuilds `read_models` (the only builder with a store of its own so far).
-pub async fn rebuild(data_dir: &DataDir, progress: &mut impl Write) -> anyhow::Result<u64> {
+/// Rebuilds one builder's store from the whole history: `read_models` (the SQLite read model
+/// file) or `search` (the tantivy index). The email outbox is never rebuilt: it is the record of
+/// what was sent.
+pub async fn rebuild(data_dir: &DataDir, name: &str, progress: &mut impl Write) -> anyhow::Result<u64> {
     let events_path = data_dir.event_store();
     anyhow::ensure!(
         events_path.exists(),
@@ -27,14 +34,58 @@ pub async fn rebuild(data_dir: &DataDir, progress: &mut impl Write) -> anyhow::R
         .lock()
         .context("stop `slsplay dev` on this data folder before rebuilding")?;
     let events = SqliteEventRepository::open(&events_path, SqliteOptions::default())?;
-    let fresh = data_dir.read_models().with_extension("rebuild.sqlite3");
-    remove_database(&fresh)?;
-    let builder = Builder::new(
-        ReadModels,
-        SqliteReadStore::open(&fresh)?,
-        events.clone(),
-        upcasters(),
-    );
+    match name {
+        "read_models" => {
+            let (live, fresh) = (
+                data_dir.read_models(),
+                data_dir.read_models().with_extension("rebuild.sqlite3"),
+            );
+            remove_database(&fresh)?;
+            let builder = Builder::new(
+                ReadModels,
+                SqliteReadStore::open(&fresh)?,
+                events.clone(),
+                upcasters(),
+            );
+            let applied = replay_all(&events, &builder, progress).await?;
+            drop(builder);
+            remove_database(&live)?;
+            std::fs::rename(&fresh, &live)
+                .with_context(|| format!("moving the rebuilt read models to {}", live.display()))?;
+            Ok(applied)
+        }
+        "search" => {
+            let (live_index, live_store) = (data_dir.search_index(), data_dir.search_store());
+            let fresh_index = live_index.with_extension("rebuild");
+            let fresh_store = live_store.with_extension("rebuild.sqlite3");
+            remove_folder(&fresh_index)?;
+            remove_database(&fresh_store)?;
+            let index = Arc::new(SearchIndex::open(&fresh_index, true)?);
+            let search = Search::new(events.clone(), upcasters(), index);
+            let builder = Builder::new(
+                search,
+                SqliteReadStore::open_with(&fresh_store, &[])?,
+                events.clone(),
+                upcasters(),
+            );
+            let applied = replay_all(&events, &builder, progress).await?;
+            drop(builder);
+            remove_folder(&live_index)?;
+            remove_database(&live_store)?;
+            std::fs::rename(&fresh_index, &live_index)?;
+            std::fs::rename(&fresh_store, &live_store)?;
+            Ok(applied)
+        }
+        other => anyhow::bail!("no builder `{other}` can be rebuilt (read_models or search)"),
+    }
+}
+
+/// Replays every fact into `builder`, a page per transaction, drawing the progress.
+async fn replay_all<P: Projector, S: ReadStore, R: PersistedEventRepository>(
+    events: &SqliteEventRepository,
+    builder: &Builder<P, S, R>,
+    progress: &mut impl Write,
+) -> anyhow::Result<u64> {
     let total = events.head();
     let started = Instant::now();
     // The next page is read (and its JSON parsed) on another thread while this one applies the
@@ -54,16 +105,18 @@ pub async fn rebuild(data_dir: &DataDir, progress: &mut impl Write) -> anyhow::R
         applied += builder
             .replay(page)
             .await
-            .context("replaying facts into the fresh read models")? as u64;
+            .context("replaying facts into the fresh store")? as u64;
         draw(progress, last, total, applied, started)?;
     }
-    drop(builder);
-    let live = data_dir.read_models();
-    remove_database(&live)?;
-    std::fs::rename(&fresh, &live)
-        .with_context(|| format!("moving the rebuilt read models to {}", live.display()))?;
     writeln!(progress)?;
     Ok(applied)
+}
+
+fn remove_folder(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn draw(
