@@ -10,7 +10,7 @@
 use std::future::Future;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde_dynamo::AttributeValue;
 use slsplay_aggregates::history::RecordedFact;
 use slsplay_projections::queue::Outgoing;
@@ -73,14 +73,6 @@ pub fn message(fact: &RecordedFact) -> Result<Outgoing, serde_json::Error> {
     })
 }
 
-fn failure(record: &EventRecord) -> DynamoDbEventResponse {
-    let mut failed = DynamoDbBatchItemFailure::default();
-    failed.item_identifier = record.change.sequence_number.clone();
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures.push(failed);
-    response
-}
-
 /// Passes every record of the batch on, in order, and reports the first one that failed.
 pub async fn fan_out(
     event: &Event,
@@ -125,7 +117,7 @@ pub async fn fan_out(
     }
     let first_failed = facts.get(accepted).map(|(i, _, _)| *i).or(unreadable);
     match first_failed {
-        Some(i) => failure(&event.records[i]),
+        Some(i) => super::retry_from(&event.records[i]),
         None => DynamoDbEventResponse::default(),
     }
 }

@@ -4,7 +4,7 @@
 //! is given back and reported, so Lambda retries it.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
@@ -106,14 +106,6 @@ fn text(record: &EventRecord, name: &str) -> Option<String> {
     }
 }
 
-fn failure(record: &EventRecord) -> DynamoDbEventResponse {
-    let mut failed = DynamoDbBatchItemFailure::default();
-    failed.item_identifier = record.change.sequence_number.clone();
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures.push(failed);
-    response
-}
-
 /// Sends every email new in this batch of outbox stream records, in order; reports the first
 /// that could not be sent.
 pub async fn send_new_emails(
@@ -132,7 +124,7 @@ pub async fn send_new_emails(
                 record = record.event_id,
                 "an outbox record without recipient, cause or message"
             );
-            return failure(record);
+            return super::retry_from(record);
         };
         let sent = async {
             if !outbox.claim(&recipient, &cause, now).await? {
@@ -150,7 +142,7 @@ pub async fn send_new_emails(
                 record = record.event_id,
                 "email not sent; the batch is retried from here"
             );
-            return failure(record);
+            return super::retry_from(record);
         }
     }
     DynamoDbEventResponse::default()

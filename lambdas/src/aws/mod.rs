@@ -10,3 +10,16 @@ pub mod opensearch;
 pub mod projection;
 pub mod rebuild;
 pub mod sqs;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
+/// The answer that makes Lambda retry a DynamoDB stream batch from `record` on
+/// (`ReportBatchItemFailures`): the records before it are done.
+pub(crate) fn retry_from(record: &EventRecord) -> DynamoDbEventResponse {
+    let mut failed = DynamoDbBatchItemFailure::default();
+    failed.item_identifier = record.change.sequence_number.clone();
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures.push(failed);
+    response
+}
