@@ -10,10 +10,18 @@ use clap::{Parser, Subcommand};
 use slsplay_aggregates::SystemClock;
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 
+use crate::api::blobs::LocalBlobs;
+use crate::api::idempotency::IdempotencyStore;
+use crate::api::rate_limit::RateLimit;
+use crate::api::{ApiLimits, ApiState};
+use crate::auth::dev_oidc::{DevOidc, LocalJwks, TestIdentity};
+use crate::auth::jwt::HttpJwks;
+use crate::auth::{JwtVerifier, OidcSettings};
 use crate::config::{DataDir, DevConfig};
 use crate::local::pipeline::{Pipeline, SmtpRelay};
 use crate::platform::Platform;
 use crate::server::{self, AppState};
+use slsplay_projections::store::Queries;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +54,29 @@ pub enum Command {
     /// Inspect and redrive messages that failed too often (dead-letter queues).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Print a sign-in token (a JWT) of the development provider for a test identity, for
+    /// scripts and tests: `curl -H "Authorization: Bearer $(slsplay dev-token --email a@b.c)"`.
+    DevToken {
+        #[arg(long)]
+        email: String,
+        /// The social provider the identity comes from.
+        #[arg(long, default_value = "Google", value_parser = ["Google", "Facebook", "Apple"])]
+        provider: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// How long the token is valid.
+        #[arg(long = "ttl-seconds", default_value_t = crate::auth::dev_oidc::TOKEN_LIFETIME_SECONDS)]
+        ttl_seconds: i64,
+        #[command(flatten)]
+        data_dir: DataDir,
+        /// The platform's public address, as `slsplay dev` was given it (the token's issuer).
+        #[arg(
+            long = "public-url",
+            env = "SLSPLAY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:3000"
+        )]
+        public_url: String,
+    },
     /// Search events as a given user would (JSON lines: id, title, start, status).
     Search {
         /// Words to look for in titles and descriptions; empty lists everything visible.
@@ -109,6 +140,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq(command) => dlq(command).await,
+        Command::DevToken {
+            email,
+            provider,
+            name,
+            ttl_seconds,
+            data_dir,
+            public_url,
+        } => {
+            let email =
+                slsplay_aggregates::validation::email(&email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
+            std::fs::create_dir_all(&data_dir.path)?;
+            let provider_key = DevOidc::open(&data_dir.dev_oidc_key(), &public_url)?;
+            let who = TestIdentity {
+                email,
+                name,
+                provider,
+            };
+            println!("{}", provider_key.token_for(&who, ttl_seconds)?);
+            Ok(())
+        }
         Command::Search {
             text,
             user,
@@ -188,10 +239,7 @@ async fn dev(config: DevConfig) -> anyhow::Result<()> {
         None => None,
     };
     let pipeline = Pipeline::start(&platform, smtp);
-    let state = AppState {
-        platform: platform.clone(),
-        started: Instant::now(),
-    };
+    let state = app_state(&config, &platform, listener.local_addr()?)?;
     let served = server::serve(listener, state).await;
     // The pipeline finishes the batches in hand before the store closes.
     pipeline.stop().await;
@@ -201,4 +249,72 @@ async fn dev(config: DevConfig) -> anyhow::Result<()> {
     drop(platform);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The HTTP side of the local platform: the API over the platform's stores, the sign-in it
+/// trusts, and the blob store at this server's own address.
+fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) -> anyhow::Result<AppState> {
+    let data_dir = &config.data_dir;
+    let (verifier, dev_oidc) = match &config.api.oidc_issuer {
+        Some(issuer) => {
+            let issuer = issuer.trim_end_matches('/').to_owned();
+            let url = config
+                .api
+                .oidc_jwks_url
+                .clone()
+                .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+            let settings = OidcSettings {
+                issuer,
+                audiences: config.api.oidc_audience.clone(),
+            };
+            let source = HttpJwks {
+                url,
+                client: reqwest::Client::new(),
+            };
+            (JwtVerifier::new(settings, Box::new(source)), None)
+        }
+        None => {
+            let provider = Arc::new(DevOidc::open(&data_dir.dev_oidc_key(), &config.mail.public_url)?);
+            tracing::warn!(
+                issuer = provider.settings().issuer,
+                "development sign-in is on: anyone can sign in as anyone (local use only)"
+            );
+            let verifier = JwtVerifier::new(provider.settings(), Box::new(LocalJwks(provider.clone())));
+            (verifier, Some(provider))
+        }
+    };
+    let host = if address.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        address.ip()
+    };
+    let own_url = format!("http://{}", SocketAddr::new(host, address.port()));
+    let blobs = Arc::new(LocalBlobs::new(
+        data_dir.blobs(),
+        platform.blob_secret.clone(),
+        &own_url,
+    ));
+    let api = ApiState {
+        commands: platform.commands.clone(),
+        queries: Queries::Sqlite(platform.queries.clone()),
+        verifier: Arc::new(verifier),
+        blobs: blobs.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let limits = ApiLimits {
+        rate: RateLimit {
+            per_second: config.api.rate_limit,
+            burst: config.api.rate_limit * 3.0,
+        },
+        ..ApiLimits::default()
+    };
+    Ok(AppState {
+        platform: platform.clone(),
+        started: Instant::now(),
+        api,
+        limits,
+        idempotency: IdempotencyStore::open(data_dir.api_store())?,
+        dev_oidc,
+        blobs,
+    })
 }

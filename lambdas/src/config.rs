@@ -72,6 +72,21 @@ impl DataDir {
         Ok(DataDirLock(file))
     }
 
+    /// The development OpenID provider's signing key (PKCS#8 DER).
+    pub fn dev_oidc_key(&self) -> PathBuf {
+        self.path.join("dev-oidc-key.der")
+    }
+
+    /// The API's own state: idempotency keys.
+    pub fn api_store(&self) -> PathBuf {
+        self.path.join("api.sqlite3")
+    }
+
+    /// Uploaded media.
+    pub fn blobs(&self) -> PathBuf {
+        self.path.join("blobs")
+    }
+
     pub fn invitation_secret(&self) -> PathBuf {
         self.path.join("invitation-secret")
     }
@@ -92,6 +107,25 @@ pub struct DevConfig {
     pub durability: Durability,
     #[command(flatten)]
     pub mail: MailConfig,
+    #[command(flatten)]
+    pub api: ApiConfig,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiConfig {
+    /// Requests per second each caller may send to /api (bursts of three times that); 0: no limit.
+    #[arg(long = "rate-limit", env = "SLSPLAY_RATE_LIMIT", default_value_t = 20.0)]
+    pub rate_limit: f64,
+    /// Trust this OpenID Connect issuer instead of the development sign-in (e.g. a Cognito
+    /// user pool: https://cognito-idp.REGION.amazonaws.com/POOL_ID).
+    #[arg(long = "oidc-issuer", env = "SLSPLAY_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The app client id(s) whose tokens the API accepts, comma separated.
+    #[arg(long = "oidc-audience", env = "SLSPLAY_OIDC_AUDIENCE", value_delimiter = ',')]
+    pub oidc_audience: Vec<String>,
+    /// The issuer's JWKS (default: ISSUER/.well-known/jwks.json, where Cognito publishes it).
+    #[arg(long = "oidc-jwks-url", env = "SLSPLAY_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -17,7 +17,7 @@ use slsplay_commands::CommandService;
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
 use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
-use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
 
 use slsplay_projections::email::outbox::OutboxMessage;
 use slsplay_projections::email::{Emails, MailSettings};
@@ -37,6 +37,10 @@ pub struct Platform {
     pub read_models: Arc<ReadModelBuilder>,
     pub emails: Arc<EmailBuilder>,
     pub search: Arc<SearchBuilder>,
+    /// The APIs' reads of the read models.
+    pub queries: SqliteQueries,
+    /// Signs the local blob store's upload policies.
+    pub blob_secret: Vec<u8>,
     pub data_dir: DataDir,
     _lock: DataDirLock,
 }
@@ -52,13 +56,17 @@ impl Platform {
         };
         let store = SqliteEventRepository::open(data_dir.event_store(), options)
             .with_context(|| format!("opening the event store {}", data_dir.event_store().display()))?;
-        let tokens = InvitationTokens::new(&invitation_secret(data_dir)?)?;
+        let secret = invitation_secret(data_dir)?;
+        let tokens = InvitationTokens::new(&secret)?;
+        let blob_secret = derive_key(&secret, b"slsplay local blob uploads");
         let clock = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens.clone());
         let commands = CommandService::new(store.clone(), upcasters(), services, clock.clone());
         let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default(), clock.clone())
             .with_context(|| format!("opening the queues {}", data_dir.queues().display()))?;
         let read_store = SqliteReadStore::open(data_dir.read_models())
+            .with_context(|| format!("opening the read models {}", data_dir.read_models().display()))?;
+        let queries = SqliteQueries::open(data_dir.read_models())
             .with_context(|| format!("opening the read models {}", data_dir.read_models().display()))?;
         let read_models = Builder::new(ReadModels, read_store, store.clone(), upcasters());
         let mail_store = SqliteReadStore::open_with(data_dir.mail_store(), &[OutboxMessage::TABLE])
@@ -78,6 +86,8 @@ impl Platform {
             read_models: Arc::new(read_models),
             emails: Arc::new(emails),
             search: Arc::new(search),
+            queries,
+            blob_secret,
             data_dir: data_dir.clone(),
             _lock: lock,
         })
@@ -113,4 +123,12 @@ fn invitation_secret(data_dir: &DataDir) -> anyhow::Result<Vec<u8>> {
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// A key for one purpose, derived from the platform's secret so that each use has its own.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().to_vec()
 }

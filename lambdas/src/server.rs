@@ -1,14 +1,22 @@
-//! The local platform's HTTP server. Later issues mount the REST API, GraphQL and the web app
-//! on this router; it stops gracefully so no in-flight command is cut off.
+//! The local platform's HTTP server: the REST API under /api, the development sign-in, the
+//! blob store, and the development pages. It stops gracefully so no in-flight command is cut
+//! off.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use slsplay_aggregates::validation::VIDEO_MAX_BYTES;
+
+use crate::api::blobs::{self, LocalBlobs};
+use crate::api::idempotency::IdempotencyStore;
+use crate::api::{self, ApiLimits, ApiState};
+use crate::auth::dev_oidc::{self, DevOidc};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -21,12 +29,33 @@ use crate::platform::Platform;
 pub struct AppState {
     pub platform: Arc<Platform>,
     pub started: Instant,
+    pub api: ApiState,
+    pub limits: ApiLimits,
+    pub idempotency: IdempotencyStore,
+    /// Present when the platform signs users in itself (no external issuer configured).
+    pub dev_oidc: Option<Arc<DevOidc>>,
+    pub blobs: Arc<LocalBlobs>,
 }
 
 pub fn app(state: AppState) -> Router {
+    let blobs = Router::new()
+        .route("/", post(blobs::upload))
+        .route("/{*key}", get(blobs::download))
+        // Uploads stream to disk; the policy of each bounds its size.
+        .layer(DefaultBodyLimit::max(VIDEO_MAX_BYTES as usize + 64 * 1024))
+        .with_state(state.blobs.clone());
+    let mut dev = dev_routes();
+    if let Some(provider) = &state.dev_oidc {
+        dev = dev.nest("/oidc", dev_oidc::routes(provider.clone()));
+    }
     Router::new()
         .route("/health", get(health))
-        .nest("/dev", dev_routes())
+        .nest("/dev", dev)
+        .nest(
+            "/api",
+            api::router(state.api.clone(), state.limits, state.idempotency.clone()),
+        )
+        .nest("/blobs", blobs)
         .with_state(state)
 }
 
@@ -145,7 +174,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let shutdown = shutdown_signal()?;
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!(%address, "slsplay is listening on http://{address}");
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

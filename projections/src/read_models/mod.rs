@@ -17,6 +17,7 @@ pub const TABLES: &[Table] = &[
     OrganizerEvent::TABLE,
     EventByStart::TABLE,
     DailyInvitationStats::TABLE,
+    InvitationToken::TABLE,
 ];
 
 #[cfg(test)]

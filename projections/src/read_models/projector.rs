@@ -176,6 +176,12 @@ pub async fn apply<T: ReadTx + Send>(
                 };
                 tx.put(&guest).await?;
                 tx.put(&invitation_row(&page, &guest)).await?;
+                tx.put(&InvitationToken {
+                    token_hash: i.token_hash.clone(),
+                    event_id: event_id.into(),
+                    invitation_id: i.invitation_id.clone(),
+                })
+                .await?;
             }
             let n = i64::try_from(invitations.len()).unwrap_or(i64::MAX);
             page.invited += n;

@@ -278,3 +278,25 @@ impl ReadModel for DailyInvitationStats {
         ],
     };
 }
+
+/// `invitation_tokens`: which invitation a personal link's token opens. Keyed by the token's
+/// SHA-256, as the event store keeps it; the token itself is never stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvitationToken {
+    pub token_hash: String,
+    pub event_id: String,
+    pub invitation_id: String,
+}
+
+impl ReadModel for InvitationToken {
+    fn key(&self) -> Key {
+        Key::new(self.token_hash.clone())
+    }
+
+    const TABLE: Table = Table {
+        name: "invitation_tokens",
+        partition_key: "token_hash",
+        sort_key: None,
+        columns: &[text("token_hash"), text("event_id"), text("invitation_id")],
+    };
+}

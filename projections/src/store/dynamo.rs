@@ -604,3 +604,97 @@ impl ReadTx for DynamoTx {
         self.save_checkpoint(&checkpoint.id, &moved, target, None).await
     }
 }
+
+/// The APIs' reads: eventually consistent (half the read capacity), as the read models
+/// themselves trail the facts.
+impl super::ReadQueries for DynamoReadStore {
+    async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
+        let table = M::TABLE;
+        let found = self
+            .inner
+            .client
+            .get_item()
+            .table_name(self.name(table.name))
+            .set_key(Some(key_item(&table, key)))
+            .send()
+            .await
+            .map_err(storage)?;
+        found
+            .item()
+            .map(|item| decode_row::<M>(to_row(&table, item)))
+            .transpose()
+    }
+
+    async fn page<M: ReadModel + Send>(
+        &self,
+        partition: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<super::Page<M>, ReadStoreError> {
+        let table = M::TABLE;
+        let Some(sort) = table.sort_key else {
+            let row = super::ReadQueries::get::<M>(self, &Key::new(partition)).await?;
+            return Ok(super::Page {
+                items: row.into_iter().collect(),
+                last_sort_key: None,
+            });
+        };
+        let start = after.map(|after| {
+            HashMap::from([
+                (
+                    table.partition_key.to_owned(),
+                    AttributeValue::S(partition.to_owned()),
+                ),
+                (sort.to_owned(), AttributeValue::S(after.to_owned())),
+            ])
+        });
+        let wanted = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let mut items = Vec::new();
+        let mut start = start;
+        // A Query page can stop short of Limit at 1 MB; keep reading until the page is full.
+        loop {
+            let page = self
+                .inner
+                .client
+                .query()
+                .table_name(self.name(table.name))
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", table.partition_key)
+                .expression_attribute_values(":p", AttributeValue::S(partition.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .limit(wanted - i32::try_from(items.len()).unwrap_or(0))
+                .send()
+                .await
+                .map_err(storage)?;
+            for item in page.items() {
+                items.push(decode_row::<M>(to_row(&table, item))?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() && items.len() < limit => start = Some(k),
+                Some(k) if !k.is_empty() => {
+                    let last = match k.get(sort) {
+                        Some(AttributeValue::S(s)) => Some(s.clone()),
+                        _ => None,
+                    };
+                    return Ok(super::Page {
+                        items,
+                        last_sort_key: last,
+                    });
+                }
+                _ => {
+                    return Ok(super::Page {
+                        items,
+                        last_sort_key: None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn decode_row<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
+    M::from_row(row).map_err(|source| ReadStoreError::Decode {
+        table: M::TABLE.name,
+        source,
+    })
+}

@@ -59,3 +59,56 @@ pub trait ReadTx {
     ) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
     fn commit(self) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
 }
+
+/// One page of a partition, in sort key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<M> {
+    pub items: Vec<M>,
+    /// The sort key of the last item when more may follow: pass it as `after` for the next page.
+    pub last_sort_key: Option<String>,
+}
+
+/// What the APIs read: single rows and pages of a partition, outside any builder transaction,
+/// so that reads never wait for a builder and never block one.
+pub trait ReadQueries: Send + Sync {
+    fn get<M: ReadModel + Send>(
+        &self,
+        key: &Key,
+    ) -> impl Future<Output = Result<Option<M>, ReadStoreError>> + Send;
+
+    /// Up to `limit` rows of `partition` whose sort key is greater than `after`.
+    fn page<M: ReadModel + Send>(
+        &self,
+        partition: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<M>, ReadStoreError>> + Send;
+}
+
+/// The read side an API runs on, chosen at start-up: SQLite locally, DynamoDB on AWS.
+#[derive(Clone)]
+pub enum Queries {
+    Sqlite(sqlite::SqliteQueries),
+    Dynamo(dynamo::DynamoReadStore),
+}
+
+impl ReadQueries for Queries {
+    async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
+        match self {
+            Self::Sqlite(q) => q.get(key).await,
+            Self::Dynamo(q) => ReadQueries::get(q, key).await,
+        }
+    }
+
+    async fn page<M: ReadModel + Send>(
+        &self,
+        partition: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<M>, ReadStoreError> {
+        match self {
+            Self::Sqlite(q) => q.page(partition, after, limit).await,
+            Self::Dynamo(q) => q.page(partition, after, limit).await,
+        }
+    }
+}

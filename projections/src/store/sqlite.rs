@@ -426,3 +426,131 @@ impl ReadTx for SqliteTx {
         Ok(())
     }
 }
+
+/// Reads for the APIs: a small pool of read-only connections beside the builder's writer.
+/// WAL lets them read the last committed state while a builder writes.
+#[derive(Clone)]
+pub struct SqliteQueries {
+    path: Arc<std::path::PathBuf>,
+    idle: Arc<std::sync::Mutex<Vec<Connection>>>,
+}
+
+/// Connections kept open between requests; more are opened under load and closed after.
+const IDLE_READERS: usize = 8;
+
+impl SqliteQueries {
+    /// The file must exist (the platform opens its `SqliteReadStore` first, which creates it).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadStoreError> {
+        let queries = Self {
+            path: Arc::new(path.as_ref().to_owned()),
+            idle: Arc::new(std::sync::Mutex::new(Vec::new())),
+        };
+        let probe = queries.connect()?;
+        queries.give_back(probe);
+        Ok(queries)
+    }
+
+    fn connect(&self) -> Result<Connection, ReadStoreError> {
+        let conn = Connection::open_with_flags(
+            self.path.as_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(storage)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(storage)?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, ReadStoreError> {
+        let idle = self.idle.lock().expect("reader pool poisoned").pop();
+        idle.map_or_else(|| self.connect(), Ok)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().expect("reader pool poisoned");
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `read` on a pooled connection off the async threads.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, ReadStoreError> + Send + 'static,
+    ) -> Result<T, ReadStoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.take()?;
+            let result = read(&conn);
+            this.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| ReadStoreError::Storage(Box::new(e)))?
+    }
+}
+
+impl super::ReadQueries for SqliteQueries {
+    async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
+        let params = key_params(key);
+        let row = self
+            .with_reader(move |conn| {
+                let table = M::TABLE;
+                conn.prepare_cached(&statements(&table).get)
+                    .and_then(|mut s| {
+                        s.query_row(params_from_iter(params), |r| read_row(&table, r))
+                            .optional()
+                    })
+                    .map_err(storage)
+            })
+            .await?;
+        row.map(decode).transpose()
+    }
+
+    async fn page<M: ReadModel + Send>(
+        &self,
+        partition: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<super::Page<M>, ReadStoreError> {
+        let table = M::TABLE;
+        let Some(sort) = table.sort_key else {
+            let row = self.get::<M>(&Key::new(partition)).await?;
+            return Ok(super::Page {
+                items: row.into_iter().collect(),
+                last_sort_key: None,
+            });
+        };
+        let partition = partition.to_owned();
+        let after = after.map(str::to_owned);
+        // One row more than asked tells whether another page follows.
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = self
+            .with_reader(move |conn| {
+                let statement = format!(
+                    "SELECT {} FROM {} WHERE {} = ?1 AND (?2 IS NULL OR {sort} > ?2) ORDER BY {sort} LIMIT ?3",
+                    column_list(&table),
+                    table.name,
+                    table.partition_key,
+                );
+                conn.prepare_cached(&statement)
+                    .and_then(|mut s| {
+                        s.query_map(params![partition, after, fetch], |r| read_row(&table, r))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(storage)
+            })
+            .await?;
+        let more = rows.len() > limit;
+        let mut items = Vec::with_capacity(limit.min(rows.len()));
+        let mut last_sort_key = None;
+        for row in rows.into_iter().take(limit) {
+            last_sort_key = row.get(sort).map(scalar_text);
+            items.push(decode(row)?);
+        }
+        Ok(super::Page {
+            items,
+            last_sort_key: if more { last_sort_key } else { None },
+        })
+    }
+}

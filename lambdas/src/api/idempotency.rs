@@ -1,0 +1,289 @@
+//! `Idempotency-Key` on POST: a retried request gets the first answer back, and the command
+//! behind it runs once. Keys are scoped to the caller and kept for a day.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::problem::Problem;
+
+pub const HEADER: &str = "idempotency-key";
+const MAX_KEY_CHARS: usize = 255;
+const KEEP_SECONDS: i64 = 24 * 3600;
+/// A first request still running after this long is presumed dead; its key can be retried.
+const IN_FLIGHT_SECONDS: i64 = 60;
+/// Answers bigger than this are not kept (no API answer to a POST comes close).
+const MAX_STORED_BODY: usize = 1024 * 1024;
+
+/// The first answer to a key, or the mark that it is being worked on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    InFlight {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        answer: StoredAnswer,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Where keys live: SQLite beside the platform's other files (a DynamoDB table with a TTL
+/// is the AWS equivalent).
+#[derive(Clone)]
+pub struct IdempotencyStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl IdempotencyStore {
+    pub fn open(path: impl AsRef<Path>) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS idempotency_keys (
+                scope       TEXT    NOT NULL,
+                key         TEXT    NOT NULL,
+                fingerprint TEXT    NOT NULL,
+                status      INTEGER,
+                headers     TEXT,
+                body        BLOB,
+                created_at  INTEGER NOT NULL,
+                PRIMARY KEY (scope, key)
+            )",
+        )?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Claims the key for a first request, or tells what an earlier one left.
+    pub fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> rusqlite::Result<Option<Recorded>> {
+        let conn = self.conn.lock().expect("idempotency store poisoned");
+        conn.execute(
+            "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2
+               AND (created_at < ?3 OR (status IS NULL AND created_at < ?4))",
+            params![scope, key, now - KEEP_SECONDS, now - IN_FLIGHT_SECONDS],
+        )?;
+        let claimed = conn.execute(
+            "INSERT OR IGNORE INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![scope, key, fingerprint, now],
+        )?;
+        if claimed == 1 {
+            return Ok(None);
+        }
+        let row = conn
+            .query_row(
+                "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+                params![scope, key],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<u16>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.map(|(fingerprint, status, headers, body)| match status {
+            None => Recorded::InFlight { fingerprint },
+            Some(status) => Recorded::Done {
+                fingerprint,
+                answer: StoredAnswer {
+                    status,
+                    headers: headers
+                        .and_then(|h| serde_json::from_str(&h).ok())
+                        .unwrap_or_default(),
+                    body: body.unwrap_or_default(),
+                },
+            },
+        }))
+    }
+
+    pub fn finish(&self, scope: &str, key: &str, answer: &StoredAnswer) -> rusqlite::Result<()> {
+        let headers = serde_json::to_string(&answer.headers).unwrap_or_default();
+        self.conn.lock().expect("idempotency store poisoned").execute(
+            "UPDATE idempotency_keys SET status = ?3, headers = ?4, body = ?5 WHERE scope = ?1 AND key = ?2",
+            params![scope, key, answer.status, headers, answer.body],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a claim whose request failed on our side, so that a retry runs again.
+    pub fn abandon(&self, scope: &str, key: &str) -> rusqlite::Result<()> {
+        self.conn.lock().expect("idempotency store poisoned").execute(
+            "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND status IS NULL",
+            params![scope, key],
+        )?;
+        Ok(())
+    }
+}
+
+/// Headers of the first answer that a replay repeats.
+const REPLAYED_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    Problem::unavailable("idempotency store failed", e).into_response()
+}
+
+/// The middleware's state: the store and the body size the API accepts.
+#[derive(Clone)]
+pub struct Idempotency {
+    pub store: IdempotencyStore,
+    pub max_body: usize,
+}
+
+pub async fn middleware(
+    State(Idempotency { store, max_body }): State<Idempotency>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(HEADER) else {
+        return next.run(request).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.is_ascii() => k.to_owned(),
+        _ => {
+            return Problem::field(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Idempotency-Key",
+                format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+            )
+            .into_response();
+        }
+    };
+    let scope = scope(request.headers());
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, max_body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("the body is larger than {max_body} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &body);
+    let now = chrono::Utc::now().timestamp();
+    match store.begin(&scope, &key, &fingerprint, now) {
+        Err(e) => return unavailable(&e),
+        Ok(Some(Recorded::Done {
+            fingerprint: f,
+            answer,
+        })) if f == fingerprint => return replay(answer),
+        Ok(Some(Recorded::InFlight { fingerprint: f })) if f == fingerprint => {
+            return Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-flight",
+                "the first request with this Idempotency-Key is still running; retry shortly",
+            )
+            .with_retry_after(1)
+            .into_response();
+        }
+        Ok(Some(_)) => {
+            return Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key",
+                "was already used for a different request; use a new key for a new request",
+            )
+            .into_response();
+        }
+        Ok(None) => {}
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
+        if let Err(e) = store.abandon(&scope, &key) {
+            tracing::error!(error = %e, "cannot release an idempotency key");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = match to_bytes(body, MAX_STORED_BODY).await {
+        Ok(b) => b,
+        Err(e) => return unavailable(&e),
+    };
+    let answer = StoredAnswer {
+        status: parts.status.as_u16(),
+        headers: stored_headers(&parts.headers),
+        body: body.to_vec(),
+    };
+    if let Err(e) = store.finish(&scope, &key, &answer) {
+        tracing::error!(error = %e, "cannot keep the answer of an idempotent request");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Keys belong to the caller: the same key from two users never collides.
+fn scope(headers: &HeaderMap) -> String {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    // The subject would survive a token refresh; the token's hash is what is known before
+    // authentication, so a retry must carry the same token (clients retry within minutes).
+    hex(&Sha256::digest(auth))
+}
+
+fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_str());
+    h.update([0]);
+    h.update(path);
+    h.update([0]);
+    h.update(body);
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    REPLAYED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.as_str().to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn replay(answer: StoredAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

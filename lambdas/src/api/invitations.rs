@@ -1,0 +1,294 @@
+//! Invitations: the organizer invites, lists and revokes; a guest reads their invitation and
+//! answers it, through the personal link's token or signed in with the invited email.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use slsplay_aggregates::virtual_event::{InvitationCredential, RsvpAnswer, VirtualEventCommand};
+use slsplay_projections::read_models::{GuestListEntry, InvitationByEmail, InvitationToken};
+use slsplay_projections::schema::Key;
+use slsplay_projections::store::ReadQueries;
+use utoipa::ToSchema;
+
+use super::body::{ApiQuery, Fields, JsonObject};
+use super::cursor::{self, PageQuery};
+use super::events::meeting_url;
+use super::problem::{ApiResult, Problem};
+use super::views::{Accepted, Event, Guest, InvitationView, MyInvitation, Page};
+use super::{ApiState, if_match};
+use crate::auth::{Caller, Identity, MaybeCaller};
+
+/// The header carrying the secret of a personal invitation link.
+pub const TOKEN_HEADER: &str = "invitation-token";
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewInvitations {
+    /// 1 to 100 email addresses; already invited ones are skipped.
+    pub emails: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RsvpInput {
+    /// accept or decline.
+    pub answer: String,
+}
+
+#[utoipa::path(post, path = "/api/events/{event_id}/invitations", tag = "invitations", operation_id = "invite",
+    request_body = NewInvitations,
+    params(("event_id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = Accepted),
+              (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn invite(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Json<Accepted>> {
+    let expected = if_match(&headers)?;
+    let mut f = Fields::new(body);
+    let emails = f.strings("emails");
+    let emails = f.finish(emails)?;
+    let command = VirtualEventCommand::Invite {
+        organizer: caller.subject.clone(),
+        emails,
+    };
+    let version = state.run(&caller, &event_id, command, expected).await?;
+    Ok(Json(Accepted {
+        event_id,
+        version: version as u64,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/events/{event_id}/invitations", tag = "invitations", operation_id = "guestList",
+    params(("event_id" = String, Path), PageQuery),
+    responses((status = 200, description = "The guest list, for the organizer only", body = Page<Guest>),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn guest_list(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Path(event_id): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Guest>>> {
+    let (limit, after) = query.resolve()?;
+    state.organizer_page(&caller, &event_id).await?;
+    let page = state
+        .queries
+        .page::<GuestListEntry>(&event_id, after.as_deref(), limit)
+        .await
+        .map_err(|e| ApiState::read_failed(&e))?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(Guest::from).collect(),
+        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/events/{event_id}/invitations/{invitation_id}", tag = "invitations",
+    operation_id = "revokeInvitation",
+    params(("event_id" = String, Path), ("invitation_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Accepted),
+              (status = 409, description = "The guest already answered", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Path((event_id, invitation_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Accepted>> {
+    let expected = if_match(&headers)?;
+    let command = VirtualEventCommand::RevokeInvitation {
+        organizer: caller.subject.clone(),
+        invitation_id,
+    };
+    let version = state.run(&caller, &event_id, command, expected).await?;
+    Ok(Json(Accepted {
+        event_id,
+        version: version as u64,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/invitations", tag = "invitations", operation_id = "listMyInvitations",
+    params(PageQuery),
+    responses((status = 200, description = "Invitations to the caller's verified email", body = Page<MyInvitation>)),
+    security(("bearer" = [])))]
+pub async fn list_mine(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<MyInvitation>>> {
+    let (limit, after) = query.resolve()?;
+    let Some(email) = &caller.verified_email else {
+        return Ok(Json(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    };
+    let page = state
+        .queries
+        .page::<InvitationByEmail>(email, after.as_deref(), limit)
+        .await
+        .map_err(|e| ApiState::read_failed(&e))?;
+    Ok(Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .filter(|i| i.rsvp != "revoked" && i.event_status != "deleted")
+            .map(MyInvitation::from)
+            .collect(),
+        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
+    }))
+}
+
+/// How a guest proves which invitation is theirs: the link's token, else the signed-in
+/// user's verified email.
+fn credential(headers: &HeaderMap, caller: Option<&Identity>) -> ApiResult<InvitationCredential> {
+    if let Some(token) = headers.get(TOKEN_HEADER) {
+        let token = token.to_str().map_err(|_| {
+            Problem::field(
+                StatusCode::BAD_REQUEST,
+                "invalid-header",
+                "Invitation-Token",
+                "is not readable",
+            )
+        })?;
+        return Ok(InvitationCredential::Token(token.trim().to_owned()));
+    }
+    match caller {
+        Some(Identity {
+            verified_email: Some(email),
+            ..
+        }) => Ok(InvitationCredential::VerifiedEmail(email.clone())),
+        Some(_) => Err(Problem::forbidden(
+            "your sign-in has no verified email; open your personal invitation link instead",
+        )),
+        None => Err(Problem::unauthorized(
+            "send the Invitation-Token of your personal link, or sign in",
+        )),
+    }
+}
+
+/// The invitation row a credential opens, if it is for this event.
+async fn find(
+    state: &ApiState,
+    event_id: &str,
+    credential: &InvitationCredential,
+) -> ApiResult<Option<GuestListEntry>> {
+    let invitation_id = match credential {
+        InvitationCredential::Token(token) => {
+            let hash: String = Sha256::digest(token.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let row: Option<InvitationToken> = state
+                .queries
+                .get(&Key::new(hash))
+                .await
+                .map_err(|e| ApiState::read_failed(&e))?;
+            match row {
+                Some(row) if row.event_id == event_id => row.invitation_id,
+                _ => return Ok(None),
+            }
+        }
+        InvitationCredential::VerifiedEmail(email) => {
+            slsplay_aggregates::virtual_event::invitation_id(event_id, email)
+        }
+    };
+    let row: Option<GuestListEntry> = state
+        .queries
+        .get(&Key::with_sort(event_id, invitation_id))
+        .await
+        .map_err(|e| ApiState::read_failed(&e))?;
+    Ok(row.filter(|r| r.rsvp != "revoked"))
+}
+
+#[utoipa::path(get, path = "/api/events/{event_id}/invitation", tag = "invitations", operation_id = "myInvitation",
+    params(("event_id" = String, Path),
+           ("Invitation-Token" = Option<String>, Header, description = "The secret of the personal link; else sign in")),
+    responses((status = 200, description = "The guest's invitation, with the meeting link once confirmed", body = InvitationView),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub async fn mine(
+    State(state): State<ApiState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<InvitationView>> {
+    let credential = credential(&headers, caller.as_ref())?;
+    let not_found = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "invitation-not-found",
+            "no invitation matches",
+        )
+    };
+    let guest = find(&state, &event_id, &credential)
+        .await?
+        .ok_or_else(not_found)?;
+    let page = state
+        .page(&event_id)
+        .await?
+        .filter(|p| p.status != "draft")
+        .ok_or_else(not_found)?;
+    let link = if guest.rsvp == "attending" {
+        meeting_url(&state, &event_id).await?
+    } else {
+        None
+    };
+    Ok(Json(InvitationView {
+        invitation_id: guest.invitation_id,
+        rsvp: guest.rsvp,
+        payment: guest.payment,
+        hold_until: guest.hold_until,
+        event: Event::from_page(page, |k| state.blobs.public_url(k), link),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/events/{event_id}/rsvp", tag = "invitations", operation_id = "rsvp",
+    request_body = RsvpInput,
+    params(("event_id" = String, Path),
+           ("Invitation-Token" = Option<String>, Header, description = "The secret of the personal link; else sign in"),
+           ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "Answered; on a paid event accepting holds a seat until paid", body = Accepted),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub async fn rsvp(
+    State(state): State<ApiState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Json<Accepted>> {
+    let credential = credential(&headers, caller.as_ref())?;
+    let mut f = Fields::new(body);
+    let answer = f.string("answer").and_then(|a| match a.as_str() {
+        "accept" => Some(RsvpAnswer::Accept),
+        "decline" => Some(RsvpAnswer::Decline),
+        _ => None,
+    });
+    if answer.is_none() && f.errors.is_empty() {
+        f.errors.add("answer", "must be accept or decline");
+    }
+    let answer = f.finish(answer)?;
+    let actor = match &caller {
+        Some(identity) => identity.actor(),
+        None => "guest:invitation-link".to_owned(),
+    };
+    let context = slsplay_commands::CommandContext::new(actor);
+    let command = VirtualEventCommand::Rsvp { credential, answer };
+    let version = state
+        .commands
+        .execute(&event_id, command, &context, None)
+        .await
+        .map_err(Problem::from_command)?;
+    Ok(Json(Accepted {
+        event_id,
+        version: version as u64,
+    }))
+}

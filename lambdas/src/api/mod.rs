@@ -1,0 +1,268 @@
+//! The REST-ish command API under `/api`: writes become commands, reads come from the read
+//! models. The same router runs in the local platform and (through lambda_http) in a Lambda.
+
+pub mod blobs;
+pub mod body;
+pub mod commands;
+pub mod cursor;
+pub mod events;
+pub mod idempotency;
+pub mod invitations;
+pub mod media;
+pub mod problem;
+pub mod rate_limit;
+pub mod spec;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use slsplay_aggregates::Clock;
+use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
+use slsplay_commands::{CommandContext, CommandError};
+use slsplay_projections::read_models::{EventPage, InvitationByEmail};
+use slsplay_projections::schema::Key;
+use slsplay_projections::store::{Queries, ReadQueries};
+
+use crate::auth::{HasVerifier, Identity, JwtVerifier};
+use blobs::BlobStore;
+use commands::Commands;
+use problem::{ApiResult, Problem};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub commands: Arc<dyn Commands>,
+    pub queries: Queries,
+    pub verifier: Arc<JwtVerifier>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl HasVerifier for ApiState {
+    fn verifier(&self) -> &Arc<JwtVerifier> {
+        &self.verifier
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    /// Largest request body accepted (media goes to the blob store, not through the API).
+    pub body_bytes: usize,
+    pub rate: rate_limit::RateLimit,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 64 * 1024,
+            rate: rate_limit::RateLimit {
+                per_second: 20.0,
+                burst: 60.0,
+            },
+        }
+    }
+}
+
+/// The routes under `/api`.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    state: ApiState,
+    limits: ApiLimits,
+    idempotency: idempotency::IdempotencyStore,
+) -> Router<S> {
+    let limiter = rate_limit::RateLimiter::new(limits.rate);
+    let idempotency = idempotency::Idempotency {
+        store: idempotency,
+        max_body: limits.body_bytes,
+    };
+    Router::new()
+        .route("/events", post(events::create).get(events::list_mine))
+        .route(
+            "/events/{event_id}",
+            get(events::show)
+                .patch(events::update)
+                .delete(events::delete_draft),
+        )
+        .route("/events/{event_id}/publish", post(events::publish))
+        .route("/events/{event_id}/cancel", post(events::cancel))
+        .route("/events/{event_id}/stats", get(events::stats))
+        .route("/events/{event_id}/media/uploads", post(media::presign))
+        .route("/events/{event_id}/media", post(media::attach))
+        .route(
+            "/events/{event_id}/invitations",
+            post(invitations::invite).get(invitations::guest_list),
+        )
+        .route(
+            "/events/{event_id}/invitations/{invitation_id}",
+            delete(invitations::revoke),
+        )
+        .route("/events/{event_id}/invitation", get(invitations::mine))
+        .route("/events/{event_id}/rsvp", post(invitations::rsvp))
+        .route("/invitations", get(invitations::list_mine))
+        .route("/openapi.json", get(|| async { Json(spec::openapi()) }))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            idempotency,
+            idempotency::middleware,
+        ))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn_with_state(limiter, rate_limit::limit))
+        .with_state(state)
+}
+
+/// How a caller stands to one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Relation {
+    Organizer,
+    /// Invited (and not revoked), through the caller's verified email; their answer so far.
+    Guest {
+        rsvp: String,
+    },
+    Stranger,
+}
+
+impl ApiState {
+    pub fn read_failed(e: &dyn std::fmt::Display) -> Problem {
+        Problem::unavailable("reading a read model failed", e)
+    }
+
+    pub async fn page(&self, event_id: &str) -> ApiResult<Option<EventPage>> {
+        let page: Option<EventPage> = self
+            .queries
+            .get(&Key::new(event_id))
+            .await
+            .map_err(|e| Self::read_failed(&e))?;
+        Ok(page.filter(|p| p.status != "deleted"))
+    }
+
+    pub async fn invitation_of(
+        &self,
+        caller: &Identity,
+        event_id: &str,
+    ) -> ApiResult<Option<InvitationByEmail>> {
+        let Some(email) = &caller.verified_email else {
+            return Ok(None);
+        };
+        let row: Option<InvitationByEmail> = self
+            .queries
+            .get(&Key::with_sort(email.as_str(), event_id))
+            .await
+            .map_err(|e| Self::read_failed(&e))?;
+        Ok(row.filter(|r| r.rsvp != "revoked"))
+    }
+
+    pub async fn relation(
+        &self,
+        caller: &Identity,
+        page: Option<&EventPage>,
+        event_id: &str,
+    ) -> ApiResult<Relation> {
+        if page.is_some_and(|p| p.organizer == caller.subject) {
+            return Ok(Relation::Organizer);
+        }
+        Ok(match self.invitation_of(caller, event_id).await? {
+            Some(invitation) => Relation::Guest {
+                rsvp: invitation.rsvp,
+            },
+            None => Relation::Stranger,
+        })
+    }
+
+    /// The event page for its organizer; 403 for its guests, 404 for anyone else, so that
+    /// strangers cannot tell whether an event exists.
+    pub async fn organizer_page(&self, caller: &Identity, event_id: &str) -> ApiResult<EventPage> {
+        let page = self.page(event_id).await?;
+        match self.relation(caller, page.as_ref(), event_id).await? {
+            Relation::Organizer => Ok(page.expect("an organizer has a page")),
+            Relation::Guest { .. } => Err(Problem::forbidden("only the organizer can see or do this")),
+            Relation::Stranger => Err(Problem::not_found()),
+        }
+    }
+
+    /// Runs a command for `caller`; a refusal because they are not the organizer becomes a
+    /// 404 unless they are a guest of the event.
+    pub async fn run(
+        &self,
+        caller: &Identity,
+        event_id: &str,
+        command: VirtualEventCommand,
+        expected_version: Option<usize>,
+    ) -> ApiResult<usize> {
+        let context = CommandContext::new(caller.actor());
+        match self
+            .commands
+            .execute(event_id, command, &context, expected_version)
+            .await
+        {
+            Ok(version) => Ok(version),
+            Err(CommandError::Rejected(VirtualEventError::NotTheOrganizer)) => {
+                match self.invitation_of(caller, event_id).await? {
+                    Some(_) => Err(Problem::forbidden("only the organizer can do this")),
+                    None => Err(Problem::not_found()),
+                }
+            }
+            Err(e) => Err(Problem::from_command(e)),
+        }
+    }
+}
+
+/// `If-Match: "7"` (the ETag of a read) as an expected version; `*` or none: any version.
+pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<usize>> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        Problem::field(
+            StatusCode::BAD_REQUEST,
+            "invalid-header",
+            "If-Match",
+            "must be the ETag of the event, like \"7\"",
+        )
+    };
+    let value = value.to_str().map_err(|_| bad())?.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(Some)
+        .ok_or_else(bad)
+}
+
+pub fn etag(version: usize) -> String {
+    format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn if_match_reads_strong_and_weak_etags() {
+        let mut h = HeaderMap::new();
+        assert_eq!(if_match(&h).unwrap(), None);
+        for (value, expected) in [("\"7\"", Some(7)), ("W/\"7\"", Some(7)), ("*", None)] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(value));
+            assert_eq!(if_match(&h).unwrap(), expected);
+        }
+        for bad in ["7", "\"x\"", "\"-1\""] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(bad));
+            assert_eq!(if_match(&h).unwrap_err().status, 400);
+        }
+    }
+}
