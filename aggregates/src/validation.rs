@@ -116,6 +116,18 @@ pub fn time_zone(raw: &str) -> Result<String, String> {
         .map_err(|_| format!("`{raw}` is not an IANA time zone (like Europe/Paris)"))
 }
 
+/// A start time: strictly after `now`.
+pub fn in_the_future(
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if at > now {
+        Ok(at)
+    } else {
+        Err(format!("must be in the future (now is {now})"))
+    }
+}
+
 pub fn duration_minutes(minutes: u32) -> Result<u32, String> {
     if (MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) {
         Ok(minutes)

@@ -272,7 +272,7 @@ impl VirtualEvent {
         let organizer = errors.check("organizer", non_empty(&cmd.organizer));
         let title = errors.check("title", v::title(&cmd.title));
         let description = errors.check("description", v::description(&cmd.description));
-        let starts_at = errors.check("starts_at", in_the_future(cmd.starts_at, now));
+        let starts_at = errors.check("starts_at", v::in_the_future(cmd.starts_at, now));
         let time_zone = errors.check("time_zone", v::time_zone(&cmd.time_zone));
         let duration = errors.check("duration_minutes", v::duration_minutes(cmd.duration_minutes));
         let capacity = cmd.capacity.map(|c| errors.check("capacity", v::capacity(c)));
@@ -352,7 +352,7 @@ impl VirtualEvent {
         }
         let starts_at = cmd
             .starts_at
-            .and_then(|s| errors.check("starts_at", in_the_future(s, now)))
+            .and_then(|s| errors.check("starts_at", v::in_the_future(s, now)))
             .unwrap_or(current.starts_at);
         let time_zone = match &cmd.time_zone {
             Some(tz) => errors.check("time_zone", v::time_zone(tz)),
@@ -884,14 +884,6 @@ fn event_id(raw: &str) -> Result<String, String> {
         Ok(raw.to_owned())
     } else {
         Err("must be 1 to 64 letters, digits, `-` or `_`".into())
-    }
-}
-
-fn in_the_future(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if at > now {
-        Ok(at)
-    } else {
-        Err(format!("must be in the future (now is {now})"))
     }
 }
 

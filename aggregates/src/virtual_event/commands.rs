@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::validation::{MediaKind, Money};
+use crate::validation::{self as v, MediaKind, Money, ValidationErrors};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum VirtualEventCommand {
@@ -115,4 +115,137 @@ pub enum InvitationCredential {
 pub enum RsvpAnswer {
     Accept,
     Decline,
+}
+
+/// The rules of each field that need no event state, so that an entry point can refuse input
+/// that could never succeed before it looks at versions or loads anything. The aggregate
+/// applies the same rules again, with the state.
+impl VirtualEventCommand {
+    pub fn field_errors(&self, now: DateTime<Utc>) -> ValidationErrors {
+        let mut errors = ValidationErrors::default();
+        let e = &mut errors;
+        match self {
+            Self::CreateEvent(c) => {
+                e.check("title", v::title(&c.title));
+                e.check("description", v::description(&c.description));
+                e.check("starts_at", v::in_the_future(c.starts_at, now));
+                e.check("time_zone", v::time_zone(&c.time_zone));
+                e.check("duration_minutes", v::duration_minutes(c.duration_minutes));
+                if let Some(seats) = c.capacity {
+                    e.check("capacity", v::capacity(seats));
+                }
+                if let Some(price) = &c.ticket_price {
+                    v::ticket_price(e, "ticket_price", price);
+                }
+                e.check("meeting_url", v::meeting_url(&c.meeting_url));
+            }
+            Self::UpdateDetails(u) => {
+                if let Some(t) = &u.title {
+                    e.check("title", v::title(t));
+                }
+                if let Some(d) = &u.description {
+                    e.check("description", v::description(d));
+                }
+                if let Some(at) = u.starts_at {
+                    e.check("starts_at", v::in_the_future(at, now));
+                }
+                if let Some(tz) = &u.time_zone {
+                    e.check("time_zone", v::time_zone(tz));
+                }
+                if let Some(m) = u.duration_minutes {
+                    e.check("duration_minutes", v::duration_minutes(m));
+                }
+                if let Some(Some(seats)) = u.capacity {
+                    e.check("capacity", v::capacity(seats));
+                }
+                if let Some(Some(price)) = &u.ticket_price {
+                    v::ticket_price(e, "ticket_price", price);
+                }
+                if let Some(url) = &u.meeting_url {
+                    e.check("meeting_url", v::meeting_url(url));
+                }
+            }
+            Self::Cancel { message, .. } => {
+                e.check("message", v::cancel_message(message));
+            }
+            Self::Invite { emails, .. } => {
+                if emails.is_empty() || emails.len() > v::MAX_INVITES_PER_CALL {
+                    let message = format!(
+                        "give 1 to {} addresses per call, got {}",
+                        v::MAX_INVITES_PER_CALL,
+                        emails.len()
+                    );
+                    e.add("emails", message);
+                }
+                for (i, raw) in emails.iter().enumerate() {
+                    e.check(&format!("emails[{i}]"), v::email(raw));
+                }
+            }
+            _ => {}
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(errors: &ValidationErrors) -> Vec<&str> {
+        errors.0.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn field_errors_name_every_stateless_rule_broken() {
+        let create = VirtualEventCommand::CreateEvent(CreateEvent {
+            event_id: "e1".into(),
+            organizer: "o".into(),
+            title: " ".into(),
+            description: "x".repeat(2_001),
+            starts_at: Utc::now() - chrono::Duration::minutes(1),
+            time_zone: "Mars/Olympus".into(),
+            duration_minutes: 1,
+            capacity: Some(0),
+            ticket_price: Some(Money {
+                amount_minor: 0,
+                currency: "XXX".into(),
+            }),
+            meeting_url: "http://meet.example".into(),
+        });
+        assert_eq!(
+            fields(&create.field_errors(Utc::now())),
+            [
+                "title",
+                "description",
+                "starts_at",
+                "time_zone",
+                "duration_minutes",
+                "capacity",
+                "ticket_price.amount_minor",
+                "ticket_price.currency",
+                "meeting_url"
+            ]
+        );
+        let update = VirtualEventCommand::UpdateDetails(UpdateDetails {
+            organizer: "o".into(),
+            capacity: Some(None),
+            ticket_price: Some(None),
+            title: Some("Fine".into()),
+            ..UpdateDetails::default()
+        });
+        assert!(
+            update.field_errors(Utc::now()).is_empty(),
+            "removals and valid fields pass"
+        );
+        let invite = VirtualEventCommand::Invite {
+            organizer: "o".into(),
+            emails: vec!["a@example.com".into(), "nope".into()],
+        };
+        assert_eq!(fields(&invite.field_errors(Utc::now())), ["emails[1]"]);
+        let cancel = VirtualEventCommand::Cancel {
+            organizer: "o".into(),
+            message: String::new(),
+        };
+        assert_eq!(fields(&cancel.field_errors(Utc::now())), ["message"]);
+    }
 }

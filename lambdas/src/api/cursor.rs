@@ -39,7 +39,13 @@ impl PageQuery {
                 ));
             }
         };
-        let after = self.cursor.as_deref().map(decode).transpose()?;
+        // An empty cursor is no cursor: the first page.
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode)
+            .transpose()?;
         Ok((limit, after))
     }
 }

@@ -21,53 +21,72 @@ use crate::auth::Caller;
 
 /// A new event (a draft until published).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewEvent {
-    /// 1 to 120 characters.
+    /// 1 to 120 characters, no control characters.
+    #[schema(min_length = 1, max_length = 120, example = "Founders evening")]
     pub title: String,
     /// Up to 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// RFC 3339 with offset; in the future.
+    #[schema(format = DateTime, example = "2030-05-01T18:00:00Z")]
     pub starts_at: String,
     /// IANA time zone, like Europe/Paris.
+    #[schema(example = "Europe/Paris")]
     pub time_zone: String,
-    /// 5 to 1,440.
+    #[schema(minimum = 5, maximum = 1440)]
     pub duration_minutes: u32,
     /// Seats; absent: no limit.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub capacity: Option<u32>,
     /// Absent: a free event.
     #[serde(default)]
     pub ticket_price: Option<PriceInput>,
     /// https link of the online meeting; only confirmed attendees see it.
+    #[schema(pattern = "^https://", example = "https://meet.example/founders")]
     pub meeting_url: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PriceInput {
-    /// In minor units (cents), at least 1.
+    /// In minor units (cents).
+    #[schema(minimum = 1)]
     pub amount_minor: u64,
     /// ISO 4217, like EUR.
+    #[schema(pattern = "^[A-Za-z]{3}$", example = "EUR")]
     pub currency: String,
 }
 
 /// A partial update: absent fields stay; `capacity: null` removes the limit and
 /// `ticket_price: null` makes a draft free.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventChanges {
+    #[schema(min_length = 1, max_length = 120)]
     pub title: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
+    #[schema(format = DateTime)]
     pub starts_at: Option<String>,
     pub time_zone: Option<String>,
+    #[schema(minimum = 5, maximum = 1440)]
     pub duration_minutes: Option<u32>,
+    #[schema(minimum = 1, maximum = 100000)]
     pub capacity: Option<u32>,
     pub ticket_price: Option<PriceInput>,
+    #[schema(pattern = "^https://")]
     pub meeting_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Cancellation {
-    /// Sent to every guest; up to 2,000 characters.
+    /// Sent to every guest.
+    #[schema(min_length = 1, max_length = 2000)]
     pub message: String,
 }
 
@@ -80,20 +99,12 @@ fn price(f: &mut Fields) -> Option<Money> {
     })
 }
 
-fn accepted(event_id: &str, version: usize) -> Json<Accepted> {
-    Json(Accepted {
-        event_id: event_id.to_owned(),
-        version: version as u64,
-    })
-}
-
 #[utoipa::path(post, path = "/api/events", tag = "events", operation_id = "createEvent",
     request_body = NewEvent,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer")),
     responses(
         (status = 201, description = "Created as a draft", body = Accepted,
-            headers(("Location" = String), ("ETag" = String)),
-            links(("GetEvent" = (operation_id = "getEvent", parameters(("event_id" = "$response.body#/event_id")))))),
+            headers(("Location" = String), ("ETag" = String))),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -141,7 +152,7 @@ pub async fn create(
             (header::LOCATION, format!("/api/events/{event_id}")),
             (header::ETAG, etag(version)),
         ],
-        accepted(&event_id, version),
+        Json(Accepted::after(&state, &event_id, version).await),
     )
         .into_response())
 }
@@ -251,7 +262,7 @@ pub async fn update(
             expected,
         )
         .await?;
-    Ok(accepted(&event_id, version))
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
 }
 
 /// Commands with no body but the organizer.
@@ -264,7 +275,7 @@ async fn organizer_command(
 ) -> ApiResult<Json<Accepted>> {
     let expected = if_match(headers)?;
     let version = state.run(caller, event_id, command, expected).await?;
-    Ok(accepted(event_id, version))
+    Ok(Json(Accepted::after(state, event_id, version).await))
 }
 
 #[utoipa::path(post, path = "/api/events/{event_id}/publish", tag = "events", operation_id = "publishEvent",

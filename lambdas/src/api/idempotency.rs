@@ -164,19 +164,24 @@ pub async fn middleware(
     let Some(key) = request.headers().get(HEADER) else {
         return next.run(request).await;
     };
+    // Without credentials there is nobody to scope the key to; the request is refused later.
+    let Some(scope) = scope(request.headers()) else {
+        return next.run(request).await;
+    };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.is_ascii() => k.to_owned(),
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_owned()
+        }
         _ => {
             return Problem::field(
                 StatusCode::BAD_REQUEST,
                 "invalid-idempotency-key",
                 "Idempotency-Key",
-                format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+                format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters, without spaces"),
             )
             .into_response();
         }
     };
-    let scope = scope(request.headers());
     let (parts, body) = request.into_parts();
     let body = match to_bytes(body, max_body).await {
         Ok(b) => b,
@@ -240,15 +245,23 @@ pub async fn middleware(
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Keys belong to the caller: the same key from two users never collides.
-fn scope(headers: &HeaderMap) -> String {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes)
-        .unwrap_or_default();
-    // The subject would survive a token refresh; the token's hash is what is known before
-    // authentication, so a retry must carry the same token (clients retry within minutes).
-    hex(&Sha256::digest(auth))
+/// Keys belong to the caller: the same key from two callers never collides. The caller is
+/// known by their credentials (before authentication runs), so a retry must carry the same
+/// token; clients retry within minutes, well inside a token's life.
+fn scope(headers: &HeaderMap) -> Option<String> {
+    let credentials: Vec<&[u8]> = [header::AUTHORIZATION.as_str(), super::invitations::TOKEN_HEADER]
+        .iter()
+        .map(|name| headers.get(*name).map(HeaderValue::as_bytes).unwrap_or_default())
+        .collect();
+    if credentials.iter().all(|c| c.is_empty()) {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for c in credentials {
+        h.update((c.len() as u64).to_be_bytes());
+        h.update(c);
+    }
+    Some(hex(&h.finalize()))
 }
 
 fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {

@@ -24,15 +24,29 @@ use crate::auth::{Caller, Identity, MaybeCaller};
 pub const TOKEN_HEADER: &str = "invitation-token";
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewInvitations {
     /// 1 to 100 email addresses; already invited ones are skipped.
-    pub emails: Vec<String>,
+    #[schema(min_items = 1, max_items = 100, inline)]
+    pub emails: Vec<Email>,
+}
+
+/// An email address (compared without case).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(value_type = String, format = Email)]
+pub struct Email(pub String);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RsvpInput {
+    pub answer: Answer,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct RsvpInput {
-    /// accept or decline.
-    pub answer: String,
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Accept,
+    Decline,
 }
 
 #[utoipa::path(post, path = "/api/events/{event_id}/invitations", tag = "invitations", operation_id = "invite",
@@ -57,10 +71,7 @@ pub async fn invite(
         emails,
     };
     let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted {
-        event_id,
-        version: version as u64,
-    }))
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
 }
 
 #[utoipa::path(get, path = "/api/events/{event_id}/invitations", tag = "invitations", operation_id = "guestList",
@@ -106,10 +117,7 @@ pub async fn revoke(
         invitation_id,
     };
     let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted {
-        event_id,
-        version: version as u64,
-    }))
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
 }
 
 #[utoipa::path(get, path = "/api/invitations", tag = "invitations", operation_id = "listMyInvitations",
@@ -287,8 +295,5 @@ pub async fn rsvp(
         .execute(&event_id, command, &context, None)
         .await
         .map_err(Problem::from_command)?;
-    Ok(Json(Accepted {
-        event_id,
-        version: version as u64,
-    }))
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
 }

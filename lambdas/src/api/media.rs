@@ -15,17 +15,42 @@ use super::body::{Fields, JsonObject};
 use super::problem::{ApiResult, Problem};
 use super::views::Accepted;
 use super::{ApiState, if_match};
+use crate::auth::Identity;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UploadRequest {
-    /// photo (JPEG, PNG or WebP, up to 10 MiB) or video (MP4 or WebM, up to 200 MiB).
-    pub kind: String,
-    pub content_type: String,
+    /// A photo is JPEG, PNG or WebP up to 10 MiB; a video MP4 or WebM up to 200 MiB.
+    pub kind: Kind,
+    #[schema(inline)]
+    pub content_type: ContentType,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Photo,
+    Video,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub enum ContentType {
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+    #[serde(rename = "image/png")]
+    Png,
+    #[serde(rename = "image/webp")]
+    Webp,
+    #[serde(rename = "video/mp4")]
+    Mp4,
+    #[serde(rename = "video/webm")]
+    Webm,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AttachRequest {
-    pub kind: String,
+    pub kind: Kind,
     /// The `object_key` of the upload form.
     pub object_key: String,
 }
@@ -48,6 +73,23 @@ fn kind_name(kind: MediaKind) -> &'static str {
         MediaKind::Photo => "photo",
         MediaKind::Video => "video",
     }
+}
+
+/// Media is the organizer's alone. The write side decides, since a just-created event may not
+/// be in the read models yet; guests get a 403, anyone else the 404 of a missing event.
+async fn ensure_organizer(state: &ApiState, caller: &Identity, event_id: &str) -> ApiResult<()> {
+    let organizer = state
+        .commands
+        .organizer(event_id)
+        .await
+        .map_err(Problem::from_command)?;
+    if organizer.as_deref() == Some(caller.subject.as_str()) {
+        return Ok(());
+    }
+    Err(match state.invitation_of(caller, event_id).await? {
+        Some(_) => Problem::forbidden("only the organizer can change media"),
+        None => Problem::not_found(),
+    })
 }
 
 fn prefix(event_id: &str, kind: MediaKind) -> String {
@@ -75,18 +117,7 @@ pub async fn presign(
             .check("content_type", v::content_type(kind, content_type));
     }
     let (kind, content_type) = f.finish(kind.zip(content_type))?;
-    // The write side decides: a just-created event may not be in the read models yet.
-    let organizer = state
-        .commands
-        .organizer(&event_id)
-        .await
-        .map_err(Problem::from_command)?;
-    if organizer.as_deref() != Some(caller.subject.as_str()) {
-        return Err(match state.invitation_of(&caller, &event_id).await? {
-            Some(_) => Problem::forbidden("only the organizer can upload media"),
-            None => Problem::not_found(),
-        });
-    }
+    ensure_organizer(&state, &caller, &event_id).await?;
     let key = format!("{}{}", prefix(&event_id, kind), uuid::Uuid::now_v7());
     let form = state
         .blobs
@@ -121,6 +152,7 @@ pub async fn attach(
         );
     }
     let (kind, object_key) = f.finish(kind.zip(object_key))?;
+    ensure_organizer(&state, &caller, &event_id).await?;
     let blob = state
         .blobs
         .stat(&object_key)
@@ -142,8 +174,5 @@ pub async fn attach(
         size_bytes: blob.size_bytes,
     });
     let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted {
-        event_id,
-        version: version as u64,
-    }))
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
 }

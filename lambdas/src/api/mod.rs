@@ -48,6 +48,9 @@ impl HasVerifier for ApiState {
     }
 }
 
+/// How long a command's answer waits for the read models to show it.
+pub const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy)]
 pub struct ApiLimits {
     /// Largest request body accepted (media goes to the blob store, not through the API).
@@ -189,6 +192,29 @@ impl ApiState {
         }
     }
 
+    /// Waits (briefly) until the read models show `version` of the event, so that a client
+    /// reading right after its own write sees it. The command is committed either way; false
+    /// when the read models are still behind after the wait.
+    pub async fn caught_up(&self, event_id: &str, version: usize) -> bool {
+        let deadline = std::time::Instant::now() + READ_YOUR_WRITES_WAIT;
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match self.queries.get::<EventPage>(&Key::new(event_id)).await {
+                Ok(Some(page)) if usize::try_from(page.version).unwrap_or(0) >= version => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the event page to wait for it");
+                    return false;
+                }
+            }
+            if std::time::Instant::now() + pause > deadline {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// Runs a command for `caller`; a refusal because they are not the organizer becomes a
     /// 404 unless they are a guest of the event.
     pub async fn run(
@@ -198,6 +224,11 @@ impl ApiState {
         command: VirtualEventCommand,
         expected_version: Option<usize>,
     ) -> ApiResult<usize> {
+        // Input that can never succeed is a 422 before a stale If-Match is a 412.
+        let errors = command.field_errors(self.clock.now());
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors));
+        }
         let context = CommandContext::new(caller.actor());
         match self
             .commands

@@ -12,6 +12,20 @@ use utoipa::ToSchema;
 pub struct Accepted {
     pub event_id: String,
     pub version: u64,
+    /// Whether reads already show this version. The answer waits up to 2 s for the read
+    /// models; false means they still trail (the command is done all the same).
+    pub visible: bool,
+}
+
+impl Accepted {
+    /// The answer once the read models show `version` (or the wait ran out).
+    pub async fn after(state: &super::ApiState, event_id: &str, version: usize) -> Self {
+        Self {
+            event_id: event_id.to_owned(),
+            version: version as u64,
+            visible: state.caught_up(event_id, version).await,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

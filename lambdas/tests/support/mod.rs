@@ -1,4 +1,6 @@
 //! Runs the `slsplay` binary as a user would.
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
