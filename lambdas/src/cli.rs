@@ -18,6 +18,8 @@ use crate::auth::dev_oidc::{DevOidc, LocalJwks, TestIdentity};
 use crate::auth::jwt::HttpJwks;
 use crate::auth::{JwtVerifier, OidcSettings};
 use crate::config::{DataDir, DevConfig};
+use crate::graphql::commands::CommandApi;
+use crate::graphql::{self, GraphqlMode, GraphqlState};
 use crate::local::pipeline::{Pipeline, SmtpRelay};
 use crate::platform::Platform;
 use crate::server::{self, AppState};
@@ -294,12 +296,26 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         platform.blob_secret.clone(),
         &own_url,
     ));
+    let verifier = Arc::new(verifier);
+    let queries = Queries::Sqlite(platform.queries.clone());
     let api = ApiState {
         commands: platform.commands.clone(),
-        queries: Queries::Sqlite(platform.queries.clone()),
-        verifier: Arc::new(verifier),
+        queries: queries.clone(),
+        verifier: verifier.clone(),
         blobs: blobs.clone(),
         clock: Arc::new(SystemClock),
+    };
+    let mode = GraphqlMode { introspection: true };
+    let services = graphql::Services {
+        queries: queries.clone(),
+        blobs: blobs.clone(),
+        commands: CommandApi::new(format!("{own_url}/api")),
+    };
+    let graphql = GraphqlState {
+        schema: graphql::schema(services, mode),
+        verifier,
+        queries,
+        mode,
     };
     let limits = ApiLimits {
         rate: RateLimit {
@@ -316,5 +332,6 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         idempotency: IdempotencyStore::open(data_dir.api_store())?,
         dev_oidc,
         blobs,
+        graphql,
     })
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod graphql;
 pub mod history;
 pub mod local;
 pub mod platform;

@@ -15,8 +15,10 @@ use slsplay_aggregates::validation::VIDEO_MAX_BYTES;
 
 use crate::api::blobs::{self, LocalBlobs};
 use crate::api::idempotency::IdempotencyStore;
+use crate::api::rate_limit::RateLimiter;
 use crate::api::{self, ApiLimits, ApiState};
 use crate::auth::dev_oidc::{self, DevOidc};
+use crate::graphql::{self, GraphqlState};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -35,6 +37,7 @@ pub struct AppState {
     /// Present when the platform signs users in itself (no external issuer configured).
     pub dev_oidc: Option<Arc<DevOidc>>,
     pub blobs: Arc<LocalBlobs>,
+    pub graphql: GraphqlState,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -56,6 +59,10 @@ pub fn app(state: AppState) -> Router {
             api::router(state.api.clone(), state.limits, state.idempotency.clone()),
         )
         .nest("/blobs", blobs)
+        .nest(
+            "/graphql",
+            graphql::router(state.graphql.clone(), RateLimiter::new(state.limits.rate)),
+        )
         .with_state(state)
 }
 

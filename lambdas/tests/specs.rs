@@ -25,3 +25,10 @@ fn the_checked_in_openapi_spec_is_the_one_the_code_serves() {
     assert_eq!(parsed["openapi"], "3.1.0");
     check("openapi.json", &spec);
 }
+
+#[test]
+fn the_checked_in_graphql_schema_is_the_one_the_code_serves() {
+    let sdl = slsplay_lambdas::graphql::sdl();
+    assert!(sdl.contains("interface Node"), "{sdl}");
+    check("schema.graphql", &sdl);
+}

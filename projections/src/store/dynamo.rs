@@ -608,6 +608,46 @@ impl ReadTx for DynamoTx {
 /// The APIs' reads: eventually consistent (half the read capacity), as the read models
 /// themselves trail the facts.
 impl super::ReadQueries for DynamoReadStore {
+    async fn get_many<M: ReadModel + Send>(&self, keys: &[Key]) -> Result<Vec<M>, ReadStoreError> {
+        let table = M::TABLE;
+        let name = self.name(table.name);
+        let mut found = Vec::with_capacity(keys.len());
+        // BatchGetItem takes 100 keys; what it leaves unprocessed under load is asked again.
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> =
+                chunk.iter().map(|k| key_item(&table, k)).collect();
+            let mut pause = std::time::Duration::from_millis(20);
+            while !pending.is_empty() {
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .build()
+                    .map_err(storage)?;
+                let answer = self
+                    .inner
+                    .client
+                    .batch_get_item()
+                    .request_items(&name, request)
+                    .send()
+                    .await
+                    .map_err(storage)?;
+                for item in answer
+                    .responses()
+                    .and_then(|r| r.get(&name))
+                    .into_iter()
+                    .flatten()
+                {
+                    found.push(decode_row::<M>(to_row(&table, item))?);
+                }
+                if let Some(left) = answer.unprocessed_keys().and_then(|u| u.get(&name)) {
+                    pending = left.keys().to_vec();
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
         let table = M::TABLE;
         let found = self

@@ -76,6 +76,12 @@ pub trait ReadQueries: Send + Sync {
         key: &Key,
     ) -> impl Future<Output = Result<Option<M>, ReadStoreError>> + Send;
 
+    /// Several rows at once (DataLoader batches); absent rows are left out.
+    fn get_many<M: ReadModel + Send>(
+        &self,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<M>, ReadStoreError>> + Send;
+
     /// Up to `limit` rows of `partition` whose sort key is greater than `after`.
     fn page<M: ReadModel + Send>(
         &self,
@@ -97,6 +103,13 @@ impl ReadQueries for Queries {
         match self {
             Self::Sqlite(q) => q.get(key).await,
             Self::Dynamo(q) => ReadQueries::get(q, key).await,
+        }
+    }
+
+    async fn get_many<M: ReadModel + Send>(&self, keys: &[Key]) -> Result<Vec<M>, ReadStoreError> {
+        match self {
+            Self::Sqlite(q) => q.get_many(keys).await,
+            Self::Dynamo(q) => q.get_many(keys).await,
         }
     }
 

@@ -491,6 +491,34 @@ impl SqliteQueries {
 }
 
 impl super::ReadQueries for SqliteQueries {
+    async fn get_many<M: ReadModel + Send>(&self, keys: &[Key]) -> Result<Vec<M>, ReadStoreError> {
+        let keys = keys.to_vec();
+        let rows = self
+            .with_reader(move |conn| {
+                let table = M::TABLE;
+                let mut rows = Vec::with_capacity(keys.len());
+                // One read transaction: the rows come from one state of the file.
+                conn.execute_batch("BEGIN").map_err(storage)?;
+                let read = (|| {
+                    let mut statement = conn.prepare_cached(&statements(&table).get)?;
+                    for key in &keys {
+                        if let Some(row) = statement
+                            .query_row(params_from_iter(key_params(key)), |r| read_row(&table, r))
+                            .optional()?
+                        {
+                            rows.push(row);
+                        }
+                    }
+                    Ok(())
+                })();
+                conn.execute_batch("COMMIT").map_err(storage)?;
+                read.map_err(storage)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(decode).collect()
+    }
+
     async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
         let params = key_params(key);
         let row = self

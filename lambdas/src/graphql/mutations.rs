@@ -1,0 +1,409 @@
+//! Mutations: each one is a request to the REST command API with the caller's token, so
+//! validation, authorization and idempotency are decided in one place. Refusals come back as
+//! user errors in the payload; the event is read back from the read models.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    Context, Enum, ErrorExtensions, InputObject, MaybeUndefined, Object, Result, SimpleObject,
+};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::commands::CommandAnswer;
+use super::loaders::EventLoader;
+use super::types::Event;
+use super::{Services, Viewer};
+
+/// A refusal the user can act on: which field, what is wrong, and a stable code.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct UserError {
+    /// The input field, when one is to blame (`input.title`, `emails[2]`).
+    pub field: Option<String>,
+    pub message: String,
+    /// The REST problem type's last part, like `invalid-request` or `stale-version`.
+    pub code: String,
+}
+
+/// What a mutation did to an event.
+pub struct EventPayload {
+    event_id: Option<String>,
+    version: Option<i64>,
+    user_errors: Vec<UserError>,
+}
+
+#[Object]
+impl EventPayload {
+    async fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+
+    /// The event's version after the change.
+    async fn version(&self) -> Option<i64> {
+        self.version
+    }
+
+    /// The event as the read models show it now (null when refused, or not yet visible).
+    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+        let Some(id) = &self.event_id else {
+            return Ok(None);
+        };
+        if !self.user_errors.is_empty() {
+            return Ok(None);
+        }
+        let page = ctx
+            .data::<DataLoader<EventLoader>>()?
+            .load_one(id.clone())
+            .await
+            .map_err(|e| super::types::unavailable(&*e))?;
+        Ok(page.map(Event::new))
+    }
+
+    async fn user_errors(&self) -> &[UserError] {
+        &self.user_errors
+    }
+}
+
+#[derive(Debug, Clone, InputObject)]
+pub struct PriceInput {
+    /// In minor units (cents).
+    pub amount_minor: u64,
+    /// ISO 4217, like EUR.
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, InputObject)]
+pub struct CreateEventInput {
+    pub title: String,
+    pub description: Option<String>,
+    /// RFC 3339 with offset, in the future.
+    pub starts_at: String,
+    /// IANA time zone, like Europe/Paris.
+    pub time_zone: String,
+    pub duration_minutes: u32,
+    pub capacity: Option<u32>,
+    pub ticket_price: Option<PriceInput>,
+    /// https link; only confirmed attendees see it.
+    pub meeting_url: String,
+}
+
+/// Absent fields stay; `capacity: null` removes the limit, `ticketPrice: null` makes a draft free.
+#[derive(Debug, Clone, InputObject)]
+pub struct UpdateEventInput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<String>,
+    pub time_zone: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub capacity: MaybeUndefined<u32>,
+    pub ticket_price: MaybeUndefined<PriceInput>,
+    pub meeting_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum RsvpAnswer {
+    Accept,
+    Decline,
+}
+
+fn price(p: &PriceInput) -> Value {
+    json!({ "amount_minor": p.amount_minor, "currency": p.currency })
+}
+
+/// GraphQL's camelCase input name for a REST field path (`ticket_price.currency`).
+fn graphql_field(rest: &str, prefix: &str) -> String {
+    let camel: String = rest
+        .split('_')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_owned()
+            } else {
+                let mut c = part.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect();
+    if prefix.is_empty() {
+        camel
+    } else {
+        format!("{prefix}.{camel}")
+    }
+}
+
+struct Call<'a> {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    if_match: Option<i64>,
+    invitation_token: Option<&'a str>,
+    /// Where the mutation's input fields sit, for user errors (`input` or none).
+    input_prefix: &'static str,
+}
+
+async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
+    let viewer = ctx.data::<Viewer>()?;
+    let services = ctx.data::<Services>()?;
+    let mut headers = Vec::new();
+    if let Some(version) = call.if_match {
+        // GraphQL clients pass the version they saw; the REST API reads it as an ETag.
+        headers.push(("if-match", format!("\"{version}\"")));
+    }
+    if let Some(token) = call.invitation_token {
+        headers.push((crate::api::invitations::TOKEN_HEADER, token.to_owned()));
+    }
+    let answer = services
+        .commands
+        .send(
+            call.method,
+            &call.path,
+            call.body.as_ref(),
+            viewer.bearer.as_deref(),
+            &headers,
+        )
+        .await
+        .map_err(super::types::unavailable)?;
+    match answer {
+        CommandAnswer::Done(body) => Ok(EventPayload {
+            event_id: body["event_id"].as_str().map(str::to_owned),
+            version: body["version"].as_i64(),
+            user_errors: Vec::new(),
+        }),
+        CommandAnswer::Refused { status: 401, problem } => Err(async_graphql::Error::new(
+            problem["detail"].as_str().unwrap_or("sign in first"),
+        )
+        .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))),
+        CommandAnswer::Refused { problem, .. } => {
+            let code = problem["type"]
+                .as_str()
+                .and_then(|t| t.rsplit(':').next())
+                .unwrap_or("refused")
+                .to_owned();
+            let fields: Vec<UserError> = problem["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| UserError {
+                    field: e["field"].as_str().map(|f| graphql_field(f, call.input_prefix)),
+                    message: e["message"].as_str().unwrap_or_default().to_owned(),
+                    code: code.clone(),
+                })
+                .collect();
+            let user_errors = if fields.is_empty() {
+                vec![UserError {
+                    field: None,
+                    message: problem["detail"].as_str().unwrap_or("refused").to_owned(),
+                    code,
+                }]
+            } else {
+                fields
+            };
+            Ok(EventPayload {
+                event_id: None,
+                version: None,
+                user_errors,
+            })
+        }
+    }
+}
+
+fn event_path(event_id: &str, rest: &str) -> String {
+    format!("/events/{}{rest}", urlencode(event_id))
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn create_event(&self, ctx: &Context<'_>, input: CreateEventInput) -> Result<EventPayload> {
+        let mut body = Map::new();
+        body.insert("title".into(), json!(input.title));
+        if let Some(d) = input.description {
+            body.insert("description".into(), json!(d));
+        }
+        body.insert("starts_at".into(), json!(input.starts_at));
+        body.insert("time_zone".into(), json!(input.time_zone));
+        body.insert("duration_minutes".into(), json!(input.duration_minutes));
+        if let Some(c) = input.capacity {
+            body.insert("capacity".into(), json!(c));
+        }
+        if let Some(p) = &input.ticket_price {
+            body.insert("ticket_price".into(), price(p));
+        }
+        body.insert("meeting_url".into(), json!(input.meeting_url));
+        let call = Call {
+            method: Method::POST,
+            path: "/events".into(),
+            body: Some(Value::Object(body)),
+            if_match: None,
+            invitation_token: None,
+            input_prefix: "input",
+        };
+        run(ctx, call).await
+    }
+
+    async fn update_event(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        input: UpdateEventInput,
+        expected_version: Option<i64>,
+    ) -> Result<EventPayload> {
+        let mut body = Map::new();
+        let text = [
+            ("title", &input.title),
+            ("description", &input.description),
+            ("starts_at", &input.starts_at),
+            ("time_zone", &input.time_zone),
+            ("meeting_url", &input.meeting_url),
+        ];
+        for (name, value) in text {
+            if let Some(v) = value {
+                body.insert(name.into(), json!(v));
+            }
+        }
+        if let Some(m) = input.duration_minutes {
+            body.insert("duration_minutes".into(), json!(m));
+        }
+        match &input.capacity {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                body.insert("capacity".into(), Value::Null);
+            }
+            MaybeUndefined::Value(c) => {
+                body.insert("capacity".into(), json!(c));
+            }
+        }
+        match &input.ticket_price {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                body.insert("ticket_price".into(), Value::Null);
+            }
+            MaybeUndefined::Value(p) => {
+                body.insert("ticket_price".into(), price(p));
+            }
+        }
+        let call = Call {
+            method: Method::PATCH,
+            path: event_path(&event_id, ""),
+            body: Some(Value::Object(body)),
+            if_match: expected_version,
+            invitation_token: None,
+            input_prefix: "input",
+        };
+        run(ctx, call).await
+    }
+
+    async fn publish_event(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        expected_version: Option<i64>,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            method: Method::POST,
+            path: event_path(&event_id, "/publish"),
+            body: None,
+            if_match: expected_version,
+            invitation_token: None,
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+
+    async fn cancel_event(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        message: String,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            method: Method::POST,
+            path: event_path(&event_id, "/cancel"),
+            body: Some(json!({ "message": message })),
+            if_match: None,
+            invitation_token: None,
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+
+    async fn delete_draft(&self, ctx: &Context<'_>, event_id: String) -> Result<EventPayload> {
+        let call = Call {
+            method: Method::DELETE,
+            path: event_path(&event_id, ""),
+            body: None,
+            if_match: None,
+            invitation_token: None,
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+
+    async fn invite_guests(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        emails: Vec<String>,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            method: Method::POST,
+            path: event_path(&event_id, "/invitations"),
+            body: Some(json!({ "emails": emails })),
+            if_match: None,
+            invitation_token: None,
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+
+    async fn revoke_invitation(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        invitation_id: String,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            method: Method::DELETE,
+            path: event_path(&event_id, &format!("/invitations/{}", urlencode(&invitation_id))),
+            body: None,
+            if_match: None,
+            invitation_token: None,
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+
+    /// Answers an invitation as the signed-in user, or with the personal link's token.
+    async fn rsvp(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        answer: RsvpAnswer,
+        invitation_token: Option<String>,
+    ) -> Result<EventPayload> {
+        let answer = match answer {
+            RsvpAnswer::Accept => "accept",
+            RsvpAnswer::Decline => "decline",
+        };
+        let call = Call {
+            method: Method::POST,
+            path: event_path(&event_id, "/rsvp"),
+            body: Some(json!({ "answer": answer })),
+            if_match: None,
+            invitation_token: invitation_token.as_deref(),
+            input_prefix: "",
+        };
+        run(ctx, call).await
+    }
+}
