@@ -329,7 +329,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         started: Instant::now(),
         api,
         limits,
-        idempotency: IdempotencyStore::open(data_dir.api_store())?,
+        idempotency: Arc::new(IdempotencyStore::open(data_dir.api_store())?),
         dev_oidc,
         blobs,
         graphql,

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use slsplay_aggregates::validation::VIDEO_MAX_BYTES;
 
 use crate::api::blobs::{self, LocalBlobs};
-use crate::api::idempotency::IdempotencyStore;
+use crate::api::idempotency::IdempotencyKeys;
 use crate::api::rate_limit::RateLimiter;
 use crate::api::{self, ApiLimits, ApiState};
 use crate::auth::dev_oidc::{self, DevOidc};
@@ -33,7 +33,7 @@ pub struct AppState {
     pub started: Instant,
     pub api: ApiState,
     pub limits: ApiLimits,
-    pub idempotency: IdempotencyStore,
+    pub idempotency: Arc<dyn IdempotencyKeys>,
     /// Present when the platform signs users in itself (no external issuer configured).
     pub dev_oidc: Option<Arc<DevOidc>>,
     pub blobs: Arc<LocalBlobs>,

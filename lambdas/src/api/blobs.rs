@@ -47,26 +47,26 @@ pub struct BlobInfo {
 type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 pub trait BlobStore: Send + Sync {
-    fn presign_upload(
-        &self,
-        key: &str,
-        content_type: &str,
+    fn presign_upload<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
         max_bytes: u64,
         now: DateTime<Utc>,
-    ) -> Result<UploadForm, String>;
+    ) -> Pending<'a, UploadForm>;
     /// The stored object's size and type, `None` when nothing was uploaded under `key`.
     fn stat<'a>(&'a self, key: &'a str) -> Pending<'a, Option<BlobInfo>>;
     /// Where browsers fetch the object (CloudFront on AWS).
     fn public_url(&self, key: &str) -> String;
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -167,6 +167,40 @@ impl LocalBlobs {
             secret,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
+    }
+
+    fn presign(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        now: DateTime<Utc>,
+    ) -> Result<UploadForm, String> {
+        if !valid_key(key) {
+            return Err(format!("{key:?} is not a valid object key"));
+        }
+        let expires_at = now + UPLOAD_WINDOW;
+        let policy = policy(
+            expires_at,
+            vec![
+                json!({ "key": key }),
+                json!({ "Content-Type": content_type }),
+                json!(["content-length-range", 1, max_bytes]),
+            ],
+        );
+        let signature = hex(&hmac(&self.secret, policy.as_bytes()));
+        Ok(UploadForm {
+            url: format!("{}/blobs", self.base_url),
+            fields: BTreeMap::from([
+                ("key".to_owned(), key.to_owned()),
+                ("Content-Type".to_owned(), content_type.to_owned()),
+                ("policy".to_owned(), policy),
+                ("x-amz-signature".to_owned(), signature),
+            ]),
+            object_key: key.to_owned(),
+            expires_at,
+            max_bytes,
+        })
     }
 
     fn path_of(&self, key: &str) -> Option<PathBuf> {
@@ -301,38 +335,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl BlobStore for LocalBlobs {
-    fn presign_upload(
-        &self,
-        key: &str,
-        content_type: &str,
+    fn presign_upload<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
         max_bytes: u64,
         now: DateTime<Utc>,
-    ) -> Result<UploadForm, String> {
-        if !valid_key(key) {
-            return Err(format!("{key:?} is not a valid object key"));
-        }
-        let expires_at = now + UPLOAD_WINDOW;
-        let policy = policy(
-            expires_at,
-            vec![
-                json!({ "key": key }),
-                json!({ "Content-Type": content_type }),
-                json!(["content-length-range", 1, max_bytes]),
-            ],
-        );
-        let signature = hex(&hmac(&self.secret, policy.as_bytes()));
-        Ok(UploadForm {
-            url: format!("{}/blobs", self.base_url),
-            fields: BTreeMap::from([
-                ("key".to_owned(), key.to_owned()),
-                ("Content-Type".to_owned(), content_type.to_owned()),
-                ("policy".to_owned(), policy),
-                ("x-amz-signature".to_owned(), signature),
-            ]),
-            object_key: key.to_owned(),
-            expires_at,
-            max_bytes,
-        })
+    ) -> Pending<'a, UploadForm> {
+        let form = self.presign(key, content_type, max_bytes, now);
+        Box::pin(async move { form })
     }
 
     fn stat<'a>(&'a self, key: &'a str) -> Pending<'a, Option<BlobInfo>> {

@@ -16,9 +16,6 @@ use super::problem::Problem;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
-const KEEP_SECONDS: i64 = 24 * 3600;
-/// A first request still running after this long is presumed dead; its key can be retried.
-const IN_FLIGHT_SECONDS: i64 = 60;
 /// Answers bigger than this are not kept (no API answer to a POST comes close).
 const MAX_STORED_BODY: usize = 1024 * 1024;
 
@@ -41,8 +38,54 @@ pub struct StoredAnswer {
     pub body: Vec<u8>,
 }
 
-/// Where keys live: SQLite beside the platform's other files (a DynamoDB table with a TTL
-/// is the AWS equivalent).
+type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Where keys live: SQLite locally, a DynamoDB table with a TTL on AWS.
+pub trait IdempotencyKeys: Send + Sync {
+    /// Claims the key for a first request (`None`), or tells what an earlier one left.
+    fn begin<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        fingerprint: &'a str,
+        now: i64,
+    ) -> Pending<'a, Option<Recorded>>;
+    fn finish<'a>(&'a self, scope: &'a str, key: &'a str, answer: &'a StoredAnswer) -> Pending<'a, ()>;
+    /// Forgets a claim whose request failed on our side, so that a retry runs again.
+    fn abandon<'a>(&'a self, scope: &'a str, key: &'a str) -> Pending<'a, ()>;
+}
+
+/// A first request still running after this long is presumed dead; its key can be retried.
+pub const IN_FLIGHT_SECONDS: i64 = 60;
+/// How long keys are kept.
+pub const KEEP_SECONDS: i64 = 24 * 3600;
+
+impl IdempotencyKeys for IdempotencyStore {
+    fn begin<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        fingerprint: &'a str,
+        now: i64,
+    ) -> Pending<'a, Option<Recorded>> {
+        let result = self
+            .claim(scope, key, fingerprint, now)
+            .map_err(|e| e.to_string());
+        Box::pin(async move { result })
+    }
+
+    fn finish<'a>(&'a self, scope: &'a str, key: &'a str, answer: &'a StoredAnswer) -> Pending<'a, ()> {
+        let result = self.keep(scope, key, answer).map_err(|e| e.to_string());
+        Box::pin(async move { result })
+    }
+
+    fn abandon<'a>(&'a self, scope: &'a str, key: &'a str) -> Pending<'a, ()> {
+        let result = self.release(scope, key).map_err(|e| e.to_string());
+        Box::pin(async move { result })
+    }
+}
+
+/// The local platform's keys, in SQLite beside its other files.
 #[derive(Clone)]
 pub struct IdempotencyStore {
     conn: Arc<Mutex<Connection>>,
@@ -70,8 +113,7 @@ impl IdempotencyStore {
         })
     }
 
-    /// Claims the key for a first request, or tells what an earlier one left.
-    pub fn begin(
+    fn claim(
         &self,
         scope: &str,
         key: &str,
@@ -120,7 +162,7 @@ impl IdempotencyStore {
         }))
     }
 
-    pub fn finish(&self, scope: &str, key: &str, answer: &StoredAnswer) -> rusqlite::Result<()> {
+    fn keep(&self, scope: &str, key: &str, answer: &StoredAnswer) -> rusqlite::Result<()> {
         let headers = serde_json::to_string(&answer.headers).unwrap_or_default();
         self.conn.lock().expect("idempotency store poisoned").execute(
             "UPDATE idempotency_keys SET status = ?3, headers = ?4, body = ?5 WHERE scope = ?1 AND key = ?2",
@@ -129,8 +171,7 @@ impl IdempotencyStore {
         Ok(())
     }
 
-    /// Forgets a claim whose request failed on our side, so that a retry runs again.
-    pub fn abandon(&self, scope: &str, key: &str) -> rusqlite::Result<()> {
+    fn release(&self, scope: &str, key: &str) -> rusqlite::Result<()> {
         self.conn.lock().expect("idempotency store poisoned").execute(
             "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND status IS NULL",
             params![scope, key],
@@ -149,7 +190,7 @@ fn unavailable(e: &dyn std::fmt::Display) -> Response {
 /// The middleware's state: the store and the body size the API accepts.
 #[derive(Clone)]
 pub struct Idempotency {
-    pub store: IdempotencyStore,
+    pub store: std::sync::Arc<dyn IdempotencyKeys>,
     pub max_body: usize,
 }
 
@@ -196,7 +237,7 @@ pub async fn middleware(
     };
     let fingerprint = fingerprint(&parts.method, parts.uri.path(), &body);
     let now = chrono::Utc::now().timestamp();
-    match store.begin(&scope, &key, &fingerprint, now) {
+    match store.begin(&scope, &key, &fingerprint, now).await {
         Err(e) => return unavailable(&e),
         Ok(Some(Recorded::Done {
             fingerprint: f,
@@ -224,7 +265,7 @@ pub async fn middleware(
     }
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
-        if let Err(e) = store.abandon(&scope, &key) {
+        if let Err(e) = store.abandon(&scope, &key).await {
             tracing::error!(error = %e, "cannot release an idempotency key");
         }
         return response;
@@ -239,7 +280,7 @@ pub async fn middleware(
         headers: stored_headers(&parts.headers),
         body: body.to_vec(),
     };
-    if let Err(e) = store.finish(&scope, &key, &answer) {
+    if let Err(e) = store.finish(&scope, &key, &answer).await {
         tracing::error!(error = %e, "cannot keep the answer of an idempotent request");
     }
     Response::from_parts(parts, Body::from(body))

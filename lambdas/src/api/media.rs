@@ -122,6 +122,7 @@ pub async fn presign(
     let form = state
         .blobs
         .presign_upload(&key, &content_type, kind.max_bytes(), state.clock.now())
+        .await
         .map_err(|e| Problem::unavailable("presigning an upload failed", &e))?;
     Ok((StatusCode::CREATED, Json(form)).into_response())
 }

@@ -74,7 +74,7 @@ impl Default for ApiLimits {
 pub fn router<S: Clone + Send + Sync + 'static>(
     state: ApiState,
     limits: ApiLimits,
-    idempotency: idempotency::IdempotencyStore,
+    idempotency: Arc<dyn idempotency::IdempotencyKeys>,
 ) -> Router<S> {
     let limiter = rate_limit::RateLimiter::new(limits.rate);
     let idempotency = idempotency::Idempotency {

@@ -4,11 +4,14 @@
 
 pub mod fact_index;
 pub mod fan_out;
+pub mod http_api;
+pub mod idempotency;
 pub mod lambda;
 pub mod mail;
 pub mod opensearch;
 pub mod projection;
 pub mod rebuild;
+pub mod s3;
 pub mod sqs;
 
 use aws_lambda_events::event::dynamodb::EventRecord;

@@ -1,0 +1,201 @@
+//! The HTTP Lambdas' composition: the same API and GraphQL routers as the local platform,
+//! over DynamoDB (event store, read models, idempotency keys), S3 and Cognito.
+//!
+//! Environment of the API Lambda: EVENT_TABLE_PREFIX, READ_MODEL_TABLE_PREFIX,
+//! IDEMPOTENCY_TABLE, INVITATION_SECRET, MEDIA_BUCKET, MEDIA_BASE_URL, OIDC_ISSUER (the user
+//! pool: https://cognito-idp.REGION.amazonaws.com/POOL_ID), OIDC_AUDIENCE (app client ids,
+//! comma separated); optional OIDC_JWKS_URL, S3_ENDPOINT (tests). The GraphQL Lambda needs
+//! READ_MODEL_TABLE_PREFIX, MEDIA_BASE_URL, OIDC_ISSUER, OIDC_AUDIENCE and COMMAND_API_URL
+//! (the API's base URL, ending in /api).
+
+use std::sync::Arc;
+
+use axum::Router;
+use slsplay_aggregates::SystemClock;
+use slsplay_aggregates::virtual_event::{InvitationTokens, VirtualEventServices, upcasters};
+use slsplay_commands::CommandService;
+use slsplay_commands::store::{DynamoTables, dynamo_repository};
+use slsplay_projections::read_models::TABLES;
+use slsplay_projections::store::Queries;
+use slsplay_projections::store::dynamo::DynamoReadStore;
+
+use super::idempotency::DynamoIdempotency;
+use super::lambda::env;
+use super::s3::S3Blobs;
+use crate::api::blobs::BlobStore;
+use crate::api::rate_limit::{RateLimit, RateLimiter};
+use crate::api::{self, ApiLimits, ApiState};
+use crate::auth::jwt::HttpJwks;
+use crate::auth::{JwtVerifier, OidcSettings};
+use crate::graphql::commands::CommandApi;
+use crate::graphql::{self, GraphqlMode, GraphqlState, Services};
+
+type Error = lambda_runtime::Error;
+
+/// API Gateway throttles on AWS; the Lambdas add no limit of their own.
+const NO_LIMIT: RateLimit = RateLimit {
+    per_second: 0.0,
+    burst: 0.0,
+};
+
+/// Which OpenID issuer the Lambdas trust (Cognito's user pool on AWS).
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub oidc: OidcSettings,
+    pub jwks_url: String,
+}
+
+impl Trust {
+    pub fn from_env() -> Result<Self, Error> {
+        let issuer = env("OIDC_ISSUER")?.trim_end_matches('/').to_owned();
+        let audiences = env("OIDC_AUDIENCE")?
+            .split(',')
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        let jwks_url =
+            std::env::var("OIDC_JWKS_URL").unwrap_or_else(|_| format!("{issuer}/.well-known/jwks.json"));
+        Ok(Self {
+            oidc: OidcSettings { issuer, audiences },
+            jwks_url,
+        })
+    }
+
+    fn verifier(&self) -> Arc<JwtVerifier> {
+        let source = HttpJwks {
+            url: self.jwks_url.clone(),
+            client: reqwest::Client::new(),
+        };
+        Arc::new(JwtVerifier::new(self.oidc.clone(), Box::new(source)))
+    }
+}
+
+/// The API Lambda's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub event_table_prefix: String,
+    pub read_model_table_prefix: String,
+    pub idempotency_table: String,
+    pub invitation_secret: Vec<u8>,
+    pub media_bucket: String,
+    pub media_base_url: String,
+    pub s3_endpoint: Option<String>,
+    pub trust: Trust,
+}
+
+impl ApiConfig {
+    pub fn from_env() -> Result<Self, Error> {
+        use base64::Engine;
+        Ok(Self {
+            event_table_prefix: env("EVENT_TABLE_PREFIX")?,
+            read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
+            idempotency_table: env("IDEMPOTENCY_TABLE")?,
+            invitation_secret: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(env("INVITATION_SECRET")?.trim())?,
+            media_bucket: env("MEDIA_BUCKET")?,
+            media_base_url: env("MEDIA_BASE_URL")?,
+            s3_endpoint: std::env::var("S3_ENDPOINT").ok(),
+            trust: Trust::from_env()?,
+        })
+    }
+}
+
+/// The GraphQL Lambda's configuration.
+#[derive(Debug, Clone)]
+pub struct GraphqlConfig {
+    pub read_model_table_prefix: String,
+    pub media_base_url: String,
+    /// The command API's base URL, ending in `/api`.
+    pub command_api_url: String,
+    pub trust: Trust,
+}
+
+impl GraphqlConfig {
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self {
+            read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
+            media_base_url: env("MEDIA_BASE_URL")?,
+            command_api_url: env("COMMAND_API_URL")?,
+            trust: Trust::from_env()?,
+        })
+    }
+}
+
+fn queries(sdk: &aws_config::SdkConfig, prefix: &str) -> Queries {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    Queries::Dynamo(DynamoReadStore::new(client, prefix, TABLES))
+}
+
+/// The command API under `/api`, as the API Lambda serves it.
+pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Router, Error> {
+    let clock = Arc::new(SystemClock);
+    let tokens = InvitationTokens::new(&config.invitation_secret)?;
+    let services = VirtualEventServices::new(clock.clone(), tokens);
+    let tables = DynamoTables::with_prefix(&config.event_table_prefix);
+    let store = dynamo_repository(aws_sdk_dynamodb::Client::new(sdk), &tables);
+    let commands = CommandService::new(store, upcasters(), services, clock.clone());
+    let blobs = S3Blobs {
+        bucket: config.media_bucket.clone(),
+        region: sdk.region().ok_or("no AWS region")?.to_string(),
+        endpoint: config.s3_endpoint.clone(),
+        media_base_url: config.media_base_url.clone(),
+        credentials: sdk.credentials_provider().ok_or("no AWS credentials")?,
+        http: reqwest::Client::new(),
+    };
+    let state = ApiState {
+        commands: Arc::new(commands),
+        queries: queries(sdk, &config.read_model_table_prefix),
+        verifier: config.trust.verifier(),
+        blobs: Arc::new(blobs),
+        clock,
+    };
+    let limits = ApiLimits {
+        rate: NO_LIMIT,
+        ..ApiLimits::default()
+    };
+    let keys = DynamoIdempotency::new(aws_sdk_dynamodb::Client::new(sdk), &config.idempotency_table);
+    Ok(Router::new().nest("/api", api::router(state, limits, Arc::new(keys))))
+}
+
+/// GraphQL under `/graphql`, as its Lambda serves it: no introspection, no GraphiQL.
+pub fn graphql_router(sdk: &aws_config::SdkConfig, config: &GraphqlConfig) -> Router {
+    let queries = queries(sdk, &config.read_model_table_prefix);
+    let services = Services {
+        queries: queries.clone(),
+        blobs: Arc::new(MediaUrls(config.media_base_url.clone())),
+        commands: CommandApi::new(&config.command_api_url),
+    };
+    let mode = GraphqlMode { introspection: false };
+    let state = GraphqlState {
+        schema: graphql::schema(services, mode),
+        verifier: config.trust.verifier(),
+        queries,
+        mode,
+    };
+    Router::new().nest("/graphql", graphql::router(state, RateLimiter::new(NO_LIMIT)))
+}
+
+/// GraphQL only shows media; uploads go through the command API.
+struct MediaUrls(String);
+
+type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+impl BlobStore for MediaUrls {
+    fn presign_upload<'a>(
+        &'a self,
+        _key: &'a str,
+        _content_type: &'a str,
+        _max_bytes: u64,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Pending<'a, crate::api::blobs::UploadForm> {
+        Box::pin(async { Err("uploads go through the command API".to_owned()) })
+    }
+
+    fn stat<'a>(&'a self, _key: &'a str) -> Pending<'a, Option<crate::api::blobs::BlobInfo>> {
+        Box::pin(async { Err("uploads go through the command API".to_owned()) })
+    }
+
+    fn public_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.0.trim_end_matches('/'))
+    }
+}
