@@ -322,6 +322,38 @@ async fn organizer_creates_uploads_publishes_invites_and_guests_answer() {
         .call(Method::GET, &path, None, None, &[("invitation-token", "forged")])
         .await;
     assert_eq!(forged.status, 404);
+    // A forged token gets the same answer whether the event exists or not.
+    let rsvp_with = |id: String, token: &'static str| {
+        let api = &api;
+        async move {
+            let answer = api
+                .call(
+                    Method::POST,
+                    &format!("/api/events/{id}/rsvp"),
+                    None,
+                    Some(&json!({ "answer": "accept" })),
+                    &[("invitation-token", token)],
+                )
+                .await;
+            (answer.status, answer.body)
+        }
+    };
+    assert_eq!(
+        rsvp_with(event_id.clone(), "forged").await,
+        rsvp_with("01a2b3c4-0000-7000-8000-000000000000".into(), "forged").await
+    );
+    // An expired sign-in does not get in the way of a valid link.
+    let expired = token(&data, "hana@example.com", &["--ttl-seconds=-300"]);
+    let with_both = api
+        .call(
+            Method::GET,
+            &path,
+            Some(&expired),
+            None,
+            &[("invitation-token", &link_token)],
+        )
+        .await;
+    assert_eq!(with_both.status, 200, "{}", with_both.body);
 
     // The organizer's guest list, one page at a time.
     let list = api
@@ -470,6 +502,18 @@ async fn only_the_organizer_changes_an_event_and_strangers_cannot_tell_it_exists
             "{method} {path} tells a stranger the event exists"
         );
     }
+    // A version precondition does not tell strangers more than a missing event does.
+    let stale = [("if-match", "\"1\"")];
+    let patch = json!({ "title": "Mine now" });
+    let path = format!("/api/events/{event_id}");
+    let as_stranger = api
+        .call(Method::PATCH, &path, Some(&stranger), Some(&patch), &stale)
+        .await;
+    assert_eq!(as_stranger.status, 404, "{}", as_stranger.body);
+    let as_guest = api
+        .call(Method::PATCH, &path, Some(&guest), Some(&patch), &stale)
+        .await;
+    assert_eq!(as_guest.status, 403, "{}", as_guest.body);
     // Reads: the guest list and stats are the organizer's; the page is also the guest's.
     for path in ["/api/events/{id}/invitations", "/api/events/{id}/stats"] {
         let path = path.replace("{id}", &event_id);
@@ -641,8 +685,21 @@ async fn bad_requests_are_problems_naming_every_failing_field() {
 
     let bad_limit = api.get("/api/events?limit=0", &organizer).await;
     assert_eq!((bad_limit.status, bad_limit.fields()), (400, vec!["limit"]));
-    let bad_cursor = api.get("/api/events?cursor=zzz", &organizer).await;
-    assert_eq!((bad_cursor.status, bad_cursor.fields()), (400, vec!["cursor"]));
+    for cursor in ["zzz", "djE6"] {
+        let bad_cursor = api.get(&format!("/api/events?cursor={cursor}"), &organizer).await;
+        assert_eq!(
+            (bad_cursor.status, bad_cursor.fields()),
+            (400, vec!["cursor"]),
+            "{cursor}"
+        );
+    }
+    let long_id = "e".repeat(3000);
+    assert_eq!(
+        api.get(&format!("/api/events/{long_id}"), &organizer)
+            .await
+            .status,
+        404
+    );
     assert_eq!(api.get("/api/events?limit=abc", &organizer).await.status, 400);
     assert_eq!(api.get("/api/nowhere", &organizer).await.status, 404);
     assert_eq!(
@@ -798,6 +855,20 @@ async fn the_development_sign_in_runs_authorization_code_with_pkce() {
             ])
             .send()
     };
+    let elsewhere = api
+        .client
+        .get(format!(
+            "{}/dev/oidc/authorize?response_type=code&client_id=slsplay-web&redirect_uri=https://evil.example/cb&code_challenge={challenge}&code_challenge_method=S256",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        400,
+        "codes only go back to the platform or this machine"
+    );
     let code = code_of(sign_in("Facebook").await.unwrap());
     let wrong = exchange(code.clone(), "not-the-verifier").await.unwrap();
     assert_eq!(wrong.status(), 400);

@@ -88,8 +88,6 @@ pub struct S3Uploads {
     pub session_token: Option<String>,
     /// `https://{bucket}.s3.{region}.amazonaws.com`, or a test server's address.
     pub endpoint: String,
-    /// The CloudFront address media is served from.
-    pub media_base_url: String,
 }
 
 impl S3Uploads {
@@ -138,10 +136,6 @@ impl S3Uploads {
             expires_at,
             max_bytes,
         }
-    }
-
-    pub fn public_url(&self, key: &str) -> String {
-        format!("{}/{key}", self.media_base_url.trim_end_matches('/'))
     }
 }
 
@@ -317,7 +311,7 @@ fn refused(message: &str) -> Problem {
 
 /// Keys are made by the API (`events/{id}/{kind}/{uuid}`); anything else is refused, which
 /// also keeps paths inside the blob folder.
-fn valid_key(key: &str) -> bool {
+pub fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 512
         && key.split('/').all(|part| {
@@ -431,7 +425,6 @@ mod tests {
             secret_access_key: "secret".into(),
             session_token: Some("session".into()),
             endpoint: "https://media.s3.eu-west-1.amazonaws.com".into(),
-            media_base_url: "https://cdn.example".into(),
         };
         let now = DateTime::parse_from_rfc3339("2030-01-02T03:04:05Z")
             .unwrap()

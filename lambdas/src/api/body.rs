@@ -250,3 +250,38 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
         })
     }
 }
+
+/// The `{event_id}` of a route. Ids the API could never have made are the 404 of a missing
+/// event at once, before they reach a store that would refuse them (DynamoDB keys have
+/// limits of their own).
+pub struct EventId(pub String);
+
+/// What an event or invitation id may be: 1 to 64 letters, digits, `-` or `_` (events get
+/// UUIDs; invitations `inv_` and a hash).
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for EventId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Problem> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
+                parts, state,
+            )
+            .await
+            .map_err(|_| Problem::not_found())?;
+        let id = params.get("event_id").cloned().unwrap_or_default();
+        let other_ids_plausible = params.values().all(|v| plausible_id(v));
+        if plausible_id(&id) && other_ids_plausible {
+            Ok(Self(id))
+        } else {
+            Err(Problem::not_found())
+        }
+    }
+}

@@ -60,6 +60,8 @@ pub fn decode(cursor: &str) -> Result<String, Problem> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|s| s.strip_prefix(PREFIX).map(str::to_owned))
+        // Sort keys are ids and days: short, never empty (DynamoDB refuses both extremes).
+        .filter(|after| !after.is_empty() && after.len() <= 256)
         .ok_or_else(|| {
             Problem::field(
                 StatusCode::BAD_REQUEST,

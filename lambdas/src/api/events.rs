@@ -1,7 +1,7 @@
 //! `/api/events`: an organizer's events, from creation to cancellation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use slsplay_projections::schema::Key;
 use slsplay_projections::store::ReadQueries;
 use utoipa::ToSchema;
 
-use super::body::{ApiQuery, Fields, JsonObject};
+use super::body::{ApiQuery, EventId, Fields, JsonObject};
 use super::cursor::{self, PageQuery};
 use super::problem::{ApiResult, Problem};
 use super::views::{Accepted, DayStats, Event, EventSummary, Page};
@@ -192,7 +192,7 @@ pub async fn list_mine(
 pub async fn show(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
 ) -> ApiResult<Response> {
     let page = state.page(&event_id).await?;
     let relation = state.relation(&caller, page.as_ref(), &event_id).await?;
@@ -233,7 +233,7 @@ pub async fn meeting_url(state: &ApiState, event_id: &str) -> ApiResult<Option<S
 pub async fn update(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Json<Accepted>> {
@@ -285,7 +285,7 @@ async fn organizer_command(
 pub async fn publish(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
 ) -> ApiResult<Json<Accepted>> {
     let command = VirtualEventCommand::Publish {
@@ -302,7 +302,7 @@ pub async fn publish(
 pub async fn cancel(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Json<Accepted>> {
@@ -324,7 +324,7 @@ pub async fn cancel(
 pub async fn delete_draft(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
 ) -> ApiResult<Json<Accepted>> {
     let command = VirtualEventCommand::DeleteDraft {
@@ -341,7 +341,7 @@ pub async fn delete_draft(
 pub async fn stats(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<DayStats>>> {
     let (limit, after) = query.resolve()?;

@@ -13,11 +13,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::problem::Problem;
+use crate::auth::Authenticated;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
-/// Answers bigger than this are not kept (no API answer to a POST comes close).
-const MAX_STORED_BODY: usize = 1024 * 1024;
+/// Answers bigger than this are not kept, so that one fits a DynamoDB item (400 KB); no
+/// answer to a POST comes close.
+const MAX_STORED_BODY: usize = 256 * 1024;
 
 /// The first answer to a key, or the mark that it is being worked on.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +108,8 @@ impl IdempotencyStore {
                 body        BLOB,
                 created_at  INTEGER NOT NULL,
                 PRIMARY KEY (scope, key)
-            )",
+            );
+            CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);",
         )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -121,10 +124,15 @@ impl IdempotencyStore {
         now: i64,
     ) -> rusqlite::Result<Option<Recorded>> {
         let conn = self.conn.lock().expect("idempotency store poisoned");
+        // Keys past keeping go (all of them, through the index), and a first request that
+        // never finished frees its key.
         conn.execute(
-            "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2
-               AND (created_at < ?3 OR (status IS NULL AND created_at < ?4))",
-            params![scope, key, now - KEEP_SECONDS, now - IN_FLIGHT_SECONDS],
+            "DELETE FROM idempotency_keys WHERE created_at < ?1",
+            params![now - KEEP_SECONDS],
+        )?;
+        conn.execute(
+            "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND status IS NULL AND created_at < ?3",
+            params![scope, key, now - IN_FLIGHT_SECONDS],
         )?;
         let claimed = conn.execute(
             "INSERT OR IGNORE INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -205,8 +213,7 @@ pub async fn middleware(
     let Some(key) = request.headers().get(HEADER) else {
         return next.run(request).await;
     };
-    // Without credentials there is nobody to scope the key to; the request is refused later.
-    let Some(scope) = scope(request.headers()) else {
+    let Some(scope) = scope(&request) else {
         return next.run(request).await;
     };
     let key = match key.to_str() {
@@ -264,17 +271,19 @@ pub async fn middleware(
         Ok(None) => {}
     }
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
-        if let Err(e) = store.abandon(&scope, &key).await {
-            tracing::error!(error = %e, "cannot release an idempotency key");
-        }
-        return response;
-    }
     let (parts, body) = response.into_parts();
-    let body = match to_bytes(body, MAX_STORED_BODY).await {
+    // The API's own answers are small and complete; reading one cannot fail short of a bug.
+    let body = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => return unavailable(&e),
     };
+    // Only a decision is worth repeating: a failure on our side must run again on retry.
+    if parts.status.is_server_error() || body.len() > MAX_STORED_BODY {
+        if let Err(e) = store.abandon(&scope, &key).await {
+            tracing::error!(error = %e, "cannot release an idempotency key");
+        }
+        return Response::from_parts(parts, Body::from(body));
+    }
     let answer = StoredAnswer {
         status: parts.status.as_u16(),
         headers: stored_headers(&parts.headers),
@@ -286,23 +295,17 @@ pub async fn middleware(
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Keys belong to the caller: the same key from two callers never collides. The caller is
-/// known by their credentials (before authentication runs), so a retry must carry the same
-/// token; clients retry within minutes, well inside a token's life.
-fn scope(headers: &HeaderMap) -> Option<String> {
-    let credentials: Vec<&[u8]> = [header::AUTHORIZATION.as_str(), super::invitations::TOKEN_HEADER]
-        .iter()
-        .map(|name| headers.get(*name).map(HeaderValue::as_bytes).unwrap_or_default())
-        .collect();
-    if credentials.iter().all(|c| c.is_empty()) {
-        return None;
+/// Keys belong to the caller: the signed-in user, or the holder of an invitation link. A
+/// request with neither (or with a token that does not verify) is refused later and keeps no
+/// key.
+fn scope(request: &Request) -> Option<String> {
+    match request.extensions().get::<Authenticated>().map(|a| &a.0) {
+        Some(Some(Ok(identity))) => return Some(format!("user:{}", identity.subject)),
+        Some(Some(Err(_))) => return None,
+        _ => {}
     }
-    let mut h = Sha256::new();
-    for c in credentials {
-        h.update((c.len() as u64).to_be_bytes());
-        h.update(c);
-    }
-    Some(hex(&h.finalize()))
+    let token = request.headers().get(super::invitations::TOKEN_HEADER)?;
+    Some(format!("link:{}", hex(&Sha256::digest(token.as_bytes()))))
 }
 
 fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {

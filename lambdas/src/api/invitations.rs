@@ -6,13 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use slsplay_aggregates::virtual_event::{InvitationCredential, RsvpAnswer, VirtualEventCommand};
+use slsplay_aggregates::virtual_event::{
+    InvitationCredential, RsvpAnswer, VirtualEventCommand, VirtualEventError,
+};
+use slsplay_commands::CommandError;
 use slsplay_projections::read_models::{GuestListEntry, InvitationByEmail, InvitationToken};
 use slsplay_projections::schema::Key;
 use slsplay_projections::store::ReadQueries;
 use utoipa::ToSchema;
 
-use super::body::{ApiQuery, Fields, JsonObject};
+use super::body::{ApiQuery, EventId, Fields, JsonObject};
 use super::cursor::{self, PageQuery};
 use super::events::meeting_url;
 use super::problem::{ApiResult, Problem};
@@ -58,7 +61,7 @@ pub enum Answer {
 pub async fn invite(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Json<Accepted>> {
@@ -83,7 +86,7 @@ pub async fn invite(
 pub async fn guest_list(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Guest>>> {
     let (limit, after) = query.resolve()?;
@@ -108,7 +111,8 @@ pub async fn guest_list(
 pub async fn revoke(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path((event_id, invitation_id)): Path<(String, String)>,
+    EventId(event_id): EventId,
+    Path((_, invitation_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Accepted>> {
     let expected = if_match(&headers)?;
@@ -145,16 +149,19 @@ pub async fn list_mine(
         items: page
             .items
             .into_iter()
-            .filter(|i| i.rsvp != "revoked" && i.event_status != "deleted")
+            .filter(|i| i.rsvp != "revoked" && i.event_status != "deleted" && i.event_status != "draft")
             .map(MyInvitation::from)
             .collect(),
         next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
     }))
 }
 
-/// How a guest proves which invitation is theirs: the link's token, else the signed-in
-/// user's verified email.
-fn credential(headers: &HeaderMap, caller: Option<&Identity>) -> ApiResult<InvitationCredential> {
+/// How a guest proves which invitation is theirs: the link's token (then a stale sign-in
+/// does not get in the way), else the signed-in user's verified email.
+fn credential(
+    headers: &HeaderMap,
+    caller: Result<MaybeCaller, Problem>,
+) -> ApiResult<(InvitationCredential, Option<Identity>)> {
     if let Some(token) = headers.get(TOKEN_HEADER) {
         let token = token.to_str().map_err(|_| {
             Problem::field(
@@ -164,20 +171,35 @@ fn credential(headers: &HeaderMap, caller: Option<&Identity>) -> ApiResult<Invit
                 "is not readable",
             )
         })?;
-        return Ok(InvitationCredential::Token(token.trim().to_owned()));
+        let caller = caller.ok().and_then(|MaybeCaller(c)| c);
+        return Ok((InvitationCredential::Token(token.trim().to_owned()), caller));
     }
-    match caller {
+    let MaybeCaller(caller) = caller?;
+    let credential = match &caller {
         Some(Identity {
             verified_email: Some(email),
             ..
-        }) => Ok(InvitationCredential::VerifiedEmail(email.clone())),
-        Some(_) => Err(Problem::forbidden(
-            "your sign-in has no verified email; open your personal invitation link instead",
-        )),
-        None => Err(Problem::unauthorized(
-            "send the Invitation-Token of your personal link, or sign in",
-        )),
-    }
+        }) => InvitationCredential::VerifiedEmail(email.clone()),
+        Some(_) => {
+            return Err(Problem::forbidden(
+                "your sign-in has no verified email; open your personal invitation link instead",
+            ));
+        }
+        None => {
+            return Err(Problem::unauthorized(
+                "send the Invitation-Token of your personal link, or sign in",
+            ));
+        }
+    };
+    Ok((credential, caller))
+}
+
+fn no_invitation() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "invitation-not-found",
+        "no invitation matches",
+    )
 }
 
 /// The invitation row a credential opens, if it is for this event.
@@ -223,18 +245,12 @@ async fn find(
     security((), ("bearer" = [])))]
 pub async fn mine(
     State(state): State<ApiState>,
-    MaybeCaller(caller): MaybeCaller,
-    Path(event_id): Path<String>,
+    caller: Result<MaybeCaller, Problem>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
 ) -> ApiResult<Json<InvitationView>> {
-    let credential = credential(&headers, caller.as_ref())?;
-    let not_found = || {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "invitation-not-found",
-            "no invitation matches",
-        )
-    };
+    let (credential, _) = credential(&headers, caller)?;
+    let not_found = no_invitation;
     let guest = find(&state, &event_id, &credential)
         .await?
         .ok_or_else(not_found)?;
@@ -268,12 +284,12 @@ pub async fn mine(
     security((), ("bearer" = [])))]
 pub async fn rsvp(
     State(state): State<ApiState>,
-    MaybeCaller(caller): MaybeCaller,
-    Path(event_id): Path<String>,
+    caller: Result<MaybeCaller, Problem>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Json<Accepted>> {
-    let credential = credential(&headers, caller.as_ref())?;
+    let (credential, caller) = credential(&headers, caller)?;
     let mut f = Fields::new(body);
     let answer = f.string("answer").and_then(|a| match a.as_str() {
         "accept" => Some(RsvpAnswer::Accept),
@@ -284,6 +300,10 @@ pub async fn rsvp(
         f.errors.add("answer", "must be accept or decline");
     }
     let answer = f.finish(answer)?;
+    // Whether the event exists is only told to who holds an invitation to it.
+    if find(&state, &event_id, &credential).await?.is_none() {
+        return Err(no_invitation());
+    }
     let actor = match &caller {
         Some(identity) => identity.actor(),
         None => "guest:invitation-link".to_owned(),
@@ -294,6 +314,11 @@ pub async fn rsvp(
         .commands
         .execute(&event_id, command, &context, None)
         .await
-        .map_err(Problem::from_command)?;
+        .map_err(|e| match e {
+            CommandError::Rejected(VirtualEventError::NotFound | VirtualEventError::InvitationNotFound) => {
+                no_invitation()
+            }
+            e => Problem::from_command(e),
+        })?;
     Ok(Json(Accepted::after(&state, &event_id, version).await))
 }

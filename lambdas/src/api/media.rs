@@ -2,7 +2,7 @@
 //! attach what was uploaded. The API reads the object's real size and type at attach time.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,8 +10,8 @@ use slsplay_aggregates::validation::{self as v, MediaKind};
 use slsplay_aggregates::virtual_event::{AttachMedia, VirtualEventCommand};
 use utoipa::ToSchema;
 
-use super::blobs::UploadForm;
-use super::body::{Fields, JsonObject};
+use super::blobs::{UploadForm, valid_key};
+use super::body::{EventId, Fields, JsonObject};
 use super::problem::{ApiResult, Problem};
 use super::views::Accepted;
 use super::{ApiState, if_match};
@@ -86,10 +86,7 @@ async fn ensure_organizer(state: &ApiState, caller: &Identity, event_id: &str) -
     if organizer.as_deref() == Some(caller.subject.as_str()) {
         return Ok(());
     }
-    Err(match state.invitation_of(caller, event_id).await? {
-        Some(_) => Problem::forbidden("only the organizer can change media"),
-        None => Problem::not_found(),
-    })
+    Err(state.not_organizer(caller, event_id).await)
 }
 
 fn prefix(event_id: &str, kind: MediaKind) -> String {
@@ -106,16 +103,17 @@ fn prefix(event_id: &str, kind: MediaKind) -> String {
 pub async fn presign(
     State(state): State<ApiState>,
     crate::auth::Caller(caller): crate::auth::Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     body: JsonObject,
 ) -> ApiResult<Response> {
     let mut f = Fields::new(body);
     let kind = kind(&mut f);
     let content_type = f.string("content_type");
-    if let (Some(kind), Some(content_type)) = (kind, &content_type) {
-        f.errors
-            .check("content_type", v::content_type(kind, content_type));
-    }
+    // The normalised type is what the upload policy binds and the blob store keeps.
+    let content_type = match (kind, content_type) {
+        (Some(kind), Some(raw)) => f.errors.check("content_type", v::content_type(kind, &raw)),
+        _ => None,
+    };
     let (kind, content_type) = f.finish(kind.zip(content_type))?;
     ensure_organizer(&state, &caller, &event_id).await?;
     let key = format!("{}{}", prefix(&event_id, kind), uuid::Uuid::now_v7());
@@ -136,7 +134,7 @@ pub async fn presign(
 pub async fn attach(
     State(state): State<ApiState>,
     crate::auth::Caller(caller): crate::auth::Caller,
-    Path(event_id): Path<String>,
+    EventId(event_id): EventId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Json<Accepted>> {
@@ -145,7 +143,7 @@ pub async fn attach(
     let kind = kind(&mut f);
     let object_key = f.string("object_key");
     if let (Some(kind), Some(key)) = (kind, &object_key)
-        && !key.starts_with(&prefix(&event_id, kind))
+        && !(key.starts_with(&prefix(&event_id, kind)) && valid_key(key))
     {
         f.errors.add(
             "object_key",

@@ -120,6 +120,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         ))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn_with_state(limiter, rate_limit::limit))
+        .layer(middleware::from_fn_with_state(
+            state.verifier.clone(),
+            crate::auth::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -215,6 +219,16 @@ impl ApiState {
         }
     }
 
+    /// The answer to someone who is not the organizer: 403 for a guest, else the 404 of an
+    /// event that does not exist.
+    pub async fn not_organizer(&self, caller: &Identity, event_id: &str) -> Problem {
+        match self.invitation_of(caller, event_id).await {
+            Ok(Some(_)) => Problem::forbidden("only the organizer can do this"),
+            Ok(None) => Problem::not_found(),
+            Err(problem) => problem,
+        }
+    }
+
     /// Runs a command for `caller`; a refusal because they are not the organizer becomes a
     /// 404 unless they are a guest of the event.
     pub async fn run(
@@ -229,6 +243,18 @@ impl ApiState {
         if !errors.is_empty() {
             return Err(Problem::invalid(errors));
         }
+        // The version check comes before the aggregate's own checks: without this, a 412
+        // would tell anyone that the event exists and at which version.
+        if expected_version.is_some() {
+            let organizer = self
+                .commands
+                .organizer(event_id)
+                .await
+                .map_err(Problem::from_command)?;
+            if organizer.as_deref() != Some(caller.subject.as_str()) {
+                return Err(self.not_organizer(caller, event_id).await);
+            }
+        }
         let context = CommandContext::new(caller.actor());
         match self
             .commands
@@ -237,10 +263,7 @@ impl ApiState {
         {
             Ok(version) => Ok(version),
             Err(CommandError::Rejected(VirtualEventError::NotTheOrganizer)) => {
-                match self.invitation_of(caller, event_id).await? {
-                    Some(_) => Err(Problem::forbidden("only the organizer can do this")),
-                    None => Err(Problem::not_found()),
-                }
+                Err(self.not_organizer(caller, event_id).await)
             }
             Err(e) => Err(Problem::from_command(e)),
         }

@@ -1,5 +1,6 @@
-//! Requests per caller on the local platform (on AWS, API Gateway throttles): a token bucket
-//! per bearer token, or per client address for callers without one.
+//! Requests per caller on the local platform: a token bucket per signed-in user, or per
+//! client address for everyone else (no token, or one that does not verify). On AWS, API
+//! Gateway's stage and route throttling stands in.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::problem::Problem;
+use crate::auth::Authenticated;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
@@ -25,7 +27,13 @@ pub struct RateLimit {
 #[derive(Clone)]
 pub struct RateLimiter {
     limit: RateLimit,
-    buckets: Arc<Mutex<HashMap<[u8; 32], Bucket>>>,
+    buckets: Arc<Mutex<Buckets>>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    by_caller: HashMap<[u8; 32], Bucket>,
+    pruned: Option<Instant>,
 }
 
 struct Bucket {
@@ -33,14 +41,15 @@ struct Bucket {
     at: Instant,
 }
 
-/// Past this many callers, the buckets that have refilled (idle callers) are forgotten.
+/// Past this many callers, the buckets that have refilled (idle callers) are forgotten, at
+/// most once a second.
 const FORGET_AFTER_BUCKETS: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            buckets: Arc::new(Mutex::new(HashMap::new())),
+            buckets: Arc::new(Mutex::new(Buckets::default())),
         }
     }
 
@@ -49,17 +58,25 @@ impl RateLimiter {
         if self.limit.per_second <= 0.0 {
             return Ok(());
         }
+        // A burst below one request would refuse everything forever.
+        let burst = self.limit.burst.max(1.0);
         let mut buckets = self.buckets.lock().expect("rate limiter poisoned");
-        if buckets.len() > FORGET_AFTER_BUCKETS {
-            let full_after = self.limit.burst / self.limit.per_second;
-            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() < full_after);
+        let due = buckets
+            .pruned
+            .is_none_or(|at| now.duration_since(at).as_secs() >= 1);
+        if buckets.by_caller.len() > FORGET_AFTER_BUCKETS && due {
+            let full_after = burst / self.limit.per_second;
+            buckets
+                .by_caller
+                .retain(|_, b| now.duration_since(b.at).as_secs_f64() < full_after);
+            buckets.pruned = Some(now);
         }
-        let bucket = buckets.entry(caller).or_insert(Bucket {
-            tokens: self.limit.burst,
+        let bucket = buckets.by_caller.entry(caller).or_insert(Bucket {
+            tokens: burst,
             at: now,
         });
         let refill = now.duration_since(bucket.at).as_secs_f64() * self.limit.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.limit.burst);
+        bucket.tokens = (bucket.tokens + refill).min(burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -73,15 +90,19 @@ impl RateLimiter {
 
 pub async fn limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
     let mut caller = Sha256::new();
-    match request.headers().get(header::AUTHORIZATION) {
-        Some(token) => caller.update(token.as_bytes()),
+    let signed_in = request
+        .extensions()
+        .get::<Authenticated>()
+        .and_then(Authenticated::identity);
+    match signed_in {
+        Some(identity) => caller.update(format!("user:{}", identity.subject)),
         None => {
             let peer = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(a)| a.ip().to_string())
                 .unwrap_or_default();
-            caller.update(peer.as_bytes());
+            caller.update(format!("address:{peer}"));
         }
     }
     match limiter.take(caller.finalize().into(), Instant::now()) {
@@ -118,6 +139,18 @@ mod tests {
         let later = t0 + Duration::from_millis(500);
         assert_eq!(limiter.take(a, later), Ok(()));
         assert_eq!(limiter.take(a, later), Err(1));
+    }
+
+    #[test]
+    fn a_limit_below_one_request_still_lets_one_through_now_and_then() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 0.2,
+            burst: 0.6,
+        });
+        let t0 = Instant::now();
+        assert_eq!(limiter.take([3; 32], t0), Ok(()));
+        assert_eq!(limiter.take([3; 32], t0), Err(5));
+        assert_eq!(limiter.take([3; 32], t0 + Duration::from_secs(5)), Ok(()));
     }
 
     #[test]

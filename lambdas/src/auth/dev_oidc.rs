@@ -37,6 +37,9 @@ pub const TOKEN_LIFETIME_SECONDS: i64 = 3600;
 
 pub struct DevOidc {
     issuer: String,
+    /// `scheme://host:port` of the platform's public URL: sign-ins return only there (or to
+    /// this machine), so the page cannot send codes to another site.
+    public_origin: String,
     key: KeyPair,
     kid: String,
     codes: Mutex<HashMap<String, PendingCode>>,
@@ -89,6 +92,9 @@ impl DevOidc {
         let kid = hex(&Sha256::digest(key.public_key().as_ref())[..8]);
         Ok(Self {
             issuer: issuer(public_url),
+            public_origin: url::Url::parse(public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .with_context(|| format!("the public URL {public_url} is not a URL"))?,
             key,
             kid,
             codes: Mutex::new(HashMap::new()),
@@ -155,6 +161,22 @@ impl DevOidc {
 
     pub fn token_for(&self, who: &TestIdentity, lifetime_seconds: i64) -> anyhow::Result<String> {
         self.sign(&self.claims(who, lifetime_seconds))
+    }
+}
+
+impl DevOidc {
+    fn may_redirect_to(&self, uri: &str) -> bool {
+        let Ok(url) = url::Url::parse(uri) else {
+            return false;
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        matches!(url.scheme(), "http" | "https")
+            && (loopback || url.origin().ascii_serialization() == self.public_origin)
     }
 }
 
@@ -246,19 +268,15 @@ fn bad_request(message: &str) -> Response {
         .into_response()
 }
 
-fn check_request(req: &AuthorizeRequest) -> Result<(), &'static str> {
+fn check_request(p: &DevOidc, req: &AuthorizeRequest) -> Result<(), &'static str> {
     if req.response_type.as_deref() != Some("code") {
         return Err("response_type must be code");
     }
     if req.client_id.as_deref() != Some(CLIENT_ID) {
         return Err("unknown client_id");
     }
-    if req
-        .redirect_uri
-        .as_deref()
-        .is_none_or(|u| url_origin(u).is_none())
-    {
-        return Err("redirect_uri must be an absolute http(s) URL");
+    if req.redirect_uri.as_deref().is_none_or(|u| !p.may_redirect_to(u)) {
+        return Err("redirect_uri must be a URL of the platform's own origin or of this machine");
     }
     if req.code_challenge_method.as_deref() != Some("S256")
         || req.code_challenge.as_deref().is_none_or(str::is_empty)
@@ -268,17 +286,8 @@ fn check_request(req: &AuthorizeRequest) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// `scheme://host[:port]` of an http(s) URL.
-fn url_origin(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))?;
-    let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    (host_len > 0).then(|| &url[..url.len() - rest.len() + host_len])
-}
-
-async fn authorize_page(Query(req): Query<AuthorizeRequest>) -> Response {
-    if let Err(message) = check_request(&req) {
+async fn authorize_page(State(p): State<Arc<DevOidc>>, Query(req): Query<AuthorizeRequest>) -> Response {
+    if let Err(message) = check_request(&p, &req) {
         return bad_request(message);
     }
     let hidden: String = [
@@ -335,7 +344,7 @@ async fn authorize(State(p): State<Arc<DevOidc>>, Form(form): Form<SignIn>) -> R
         code_challenge: Some(form.code_challenge.clone()),
         code_challenge_method: Some("S256".into()),
     };
-    if let Err(message) = check_request(&request) {
+    if let Err(message) = check_request(&p, &request) {
         return bad_request(message);
     }
     if !PROVIDERS.contains(&form.provider.as_str()) {
@@ -373,22 +382,14 @@ async fn authorize(State(p): State<Arc<DevOidc>>, Form(form): Form<SignIn>) -> R
             },
         );
     }
-    let separator = if form.redirect_uri.contains('?') { '&' } else { '?' };
-    let mut target = format!("{}{separator}code={code}", form.redirect_uri);
+    let Ok(mut target) = url::Url::parse(&form.redirect_uri) else {
+        return bad_request("redirect_uri is not a URL");
+    };
+    target.query_pairs_mut().append_pair("code", &code);
     if !form.state.is_empty() {
-        target.push_str("&state=");
-        target.push_str(&url_encode(&form.state));
+        target.query_pairs_mut().append_pair("state", &form.state);
     }
-    Redirect::to(&target).into_response()
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Redirect::to(target.as_str()).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -58,11 +58,45 @@ pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 
+/// After a failed fetch, the next attempt waits this long (a flood of requests during an
+/// outage of the issuer makes one fetch every few seconds, not one each).
+const RETRY_FAILED_FETCH: Duration = Duration::from_secs(5);
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Handling: 401; the token is bad, expired or not for us.
+    #[error("{0}")]
+    Refused(String),
+    /// Handling: 503; the issuer's keys could not be fetched, so nothing can be verified.
+    #[error("the issuer's keys are unavailable")]
+    KeysUnavailable,
+}
+
+impl From<String> for VerifyError {
+    fn from(reason: String) -> Self {
+        Self::Refused(reason)
+    }
+}
+
+impl From<&str> for VerifyError {
+    fn from(reason: &str) -> Self {
+        Self::Refused(reason.to_owned())
+    }
+}
+
 pub struct JwtVerifier {
     settings: OidcSettings,
     source: Box<dyn JwksSource>,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: Mutex<Option<Instant>>,
+    fetches: Mutex<Fetches>,
+}
+
+/// When the keys were last fetched, and when the last attempt failed.
+#[derive(Default)]
+struct Fetches {
+    succeeded: Option<Instant>,
+    failed: Option<Instant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,7 +135,7 @@ impl JwtVerifier {
             settings,
             source,
             keys: RwLock::new(HashMap::new()),
-            last_fetch: Mutex::new(None),
+            fetches: Mutex::new(Fetches::default()),
         }
     }
 
@@ -109,23 +143,34 @@ impl JwtVerifier {
         &self.settings
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, String> {
+    async fn key(&self, kid: &str) -> Result<DecodingKey, VerifyError> {
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(key.clone());
         }
-        let mut last = self.last_fetch.lock().await;
+        let mut fetches = self.fetches.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(key.clone());
         }
-        if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
-            return Err(format!("unknown key id {kid:?}"));
+        if fetches.failed.is_some_and(|at| at.elapsed() < RETRY_FAILED_FETCH) {
+            return Err(VerifyError::KeysUnavailable);
         }
-        *last = Some(Instant::now());
-        let set = self.source.fetch().await.map_err(|e| {
-            tracing::warn!(error = %e, "cannot fetch the issuer's keys");
-            "the issuer's keys are unavailable".to_owned()
-        })?;
+        if fetches
+            .succeeded
+            .is_some_and(|at| at.elapsed() < REFETCH_INTERVAL)
+        {
+            return Err(format!("unknown key id {kid:?}").into());
+        }
+        let set = match self.source.fetch().await {
+            Ok(set) => set,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot fetch the issuer's keys");
+                fetches.failed = Some(Instant::now());
+                return Err(VerifyError::KeysUnavailable);
+            }
+        };
+        fetches.succeeded = Some(Instant::now());
+        fetches.failed = None;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             if let (Some(id), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
@@ -135,13 +180,14 @@ impl JwtVerifier {
         let found = keys.get(kid).cloned();
         // Keys dropped from the set are no longer trusted.
         *self.keys.write().await = keys;
-        found.ok_or_else(|| format!("unknown key id {kid:?}"))
+        found.ok_or_else(|| format!("unknown key id {kid:?}").into())
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Identity, String> {
-        let header = decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+    pub async fn verify(&self, token: &str) -> Result<Identity, VerifyError> {
+        let header =
+            decode_header(token).map_err(|e| VerifyError::Refused(format!("malformed token: {e}")))?;
         if header.alg != Algorithm::RS256 {
-            return Err(format!("algorithm {:?} is not accepted (RS256 only)", header.alg));
+            return Err(format!("algorithm {:?} is not accepted (RS256 only)", header.alg).into());
         }
         let kid = header.kid.ok_or("the token names no key id (kid)")?;
         let key = self.key(&kid).await?;
@@ -153,7 +199,7 @@ impl JwtVerifier {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         let claims = decode::<Claims>(token, &key, &validation)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| VerifyError::Refused(e.to_string()))?
             .claims;
         let audiences: Vec<&str> = match &claims.aud {
             Some(Audience::One(a)) => vec![a.as_str()],
@@ -312,9 +358,26 @@ mod tests {
                 "{header}.{payload}.{}",
                 URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
             );
-            let refused = s.verifier.verify(&forged).await.unwrap_err();
+            let refused = s.verifier.verify(&forged).await.unwrap_err().to_string();
             assert!(refused.contains("not accepted"), "{refused}");
         }
+    }
+
+    /// An issuer whose keys cannot be fetched.
+    struct DownJwks;
+
+    impl JwksSource for DownJwks {
+        fn fetch(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send + '_>> {
+            Box::pin(async { Err("connection refused".to_owned()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_that_cannot_be_fetched_are_an_outage_not_a_bad_token() {
+        let s = setup();
+        let verifier = JwtVerifier::new(s.provider.settings(), Box::new(DownJwks));
+        let token = s.provider.token_for(&someone(), 60).unwrap();
+        assert_eq!(verifier.verify(&token).await, Err(VerifyError::KeysUnavailable));
     }
 
     #[tokio::test]
@@ -343,7 +406,8 @@ mod tests {
                 .verifier
                 .verify(&forged_kid(&format!("rotated-{i}")))
                 .await
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("unknown key id"), "{err}");
         }
         assert_eq!(

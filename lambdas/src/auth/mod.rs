@@ -7,12 +7,14 @@ pub mod jwt;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::api::problem::Problem;
-pub use jwt::{JwksSource, JwtVerifier, OidcSettings};
+pub use jwt::{JwksSource, JwtVerifier, OidcSettings, VerifyError};
 
 /// A signed-in user as the identity provider vouches for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +44,19 @@ pub struct Caller(pub Identity);
 /// An optional signed-in caller: no Authorization header is fine, a bad one is still a 401.
 pub struct MaybeCaller(pub Option<Identity>);
 
-fn bearer(parts: &Parts) -> Result<Option<&str>, Problem> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+/// The outcome of authentication, put on the request by [`authenticate`] for the layers
+/// after it (rate limit, idempotency) and the handlers. `None`: no Authorization header.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Option<Result<Identity, Problem>>);
+
+impl Authenticated {
+    pub fn identity(&self) -> Option<&Identity> {
+        self.0.as_ref().and_then(|r| r.as_ref().ok())
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
@@ -57,16 +70,38 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, Problem> {
     }
 }
 
-async fn identify<S: HasVerifier>(parts: &Parts, state: &S) -> Result<Option<Identity>, Problem> {
-    let Some(token) = bearer(parts)? else {
-        return Ok(None);
+/// Verifies the bearer token, if any; a refusal only becomes a 401 where a handler needs the
+/// caller (an invitation link works without signing in).
+pub async fn check(verifier: &JwtVerifier, headers: &HeaderMap) -> Authenticated {
+    let token = match bearer(headers) {
+        Ok(None) => return Authenticated(None),
+        Ok(Some(token)) => token,
+        Err(problem) => return Authenticated(Some(Err(problem))),
     };
-    state
-        .verifier()
-        .verify(token)
-        .await
-        .map(Some)
-        .map_err(|reason| Problem::unauthorized(format!("the token was refused: {reason}")))
+    Authenticated(Some(verifier.verify(token).await.map_err(|e| match e {
+        VerifyError::Refused(reason) => Problem::unauthorized(format!("the token was refused: {reason}")),
+        VerifyError::KeysUnavailable => Problem::unavailable("cannot verify tokens", &e),
+    })))
+}
+
+/// Middleware: authenticates once, before the rate limit and idempotency, which then know the
+/// verified caller.
+pub async fn authenticate(
+    State(verifier): State<Arc<JwtVerifier>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let outcome = check(&verifier, request.headers()).await;
+    request.extensions_mut().insert(outcome);
+    next.run(request).await
+}
+
+async fn identify<S: HasVerifier>(parts: &Parts, state: &S) -> Result<Option<Identity>, Problem> {
+    let outcome = match parts.extensions.get::<Authenticated>() {
+        Some(outcome) => outcome.clone(),
+        None => check(state.verifier(), &parts.headers).await,
+    };
+    outcome.0.transpose()
 }
 
 impl<S: HasVerifier + Send + Sync> FromRequestParts<S> for Caller {

@@ -54,7 +54,6 @@ impl BlobStore for S3Blobs {
                 secret_access_key: credentials.secret_access_key().to_owned(),
                 session_token: credentials.session_token().map(str::to_owned),
                 endpoint: self.bucket_url(),
-                media_base_url: self.media_base_url.clone(),
             };
             Ok(uploads.presign(key, content_type, max_bytes, now))
         })
@@ -67,6 +66,10 @@ impl BlobStore for S3Blobs {
                 .provide_credentials()
                 .await
                 .map_err(|e| format!("no AWS credentials: {e}"))?;
+            // Keys are made by the API and checked before: plain URL-safe segments.
+            if !crate::api::blobs::valid_key(key) {
+                return Ok(None);
+            }
             let identity: Identity = credentials.into();
             let url = format!("{}/{key}", self.bucket_url());
             let params = v4::SigningParams::builder()
@@ -92,8 +95,9 @@ impl BlobStore for S3Blobs {
             let response = self.http.execute(request).await.map_err(|e| e.to_string())?;
             match response.status().as_u16() {
                 200 => {}
-                // Without s3:ListBucket, S3 answers a missing key with 403, not 404.
-                404 | 403 => return Ok(None),
+                // The role has s3:ListBucket, so a missing key is a 404; a 403 is a
+                // misconfiguration to see, not "nothing uploaded".
+                404 => return Ok(None),
                 status => return Err(format!("S3 answered HEAD {key} with {status}")),
             }
             let header = |name: &str| {

@@ -17,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use sha2::{Digest, Sha256};
 use slsplay_projections::read_models::{
     EventPage, GuestListEntry, InvitationByEmail, InvitationToken, OrganizerEvent,
@@ -26,8 +26,9 @@ use slsplay_projections::schema::Key;
 use slsplay_projections::store::{Queries, ReadQueries};
 
 use crate::api::blobs::BlobStore;
+use crate::api::body::plausible_id;
 use crate::api::rate_limit::{self, RateLimiter};
-use crate::auth::{Identity, JwtVerifier};
+use crate::auth::{self, Authenticated, Identity, JwtVerifier};
 use commands::CommandApi;
 use loaders::{EventLoader, InvitationLoader};
 use mutations::Mutation;
@@ -78,7 +79,8 @@ impl Query {
         match kind.as_str() {
             "Event" => Ok(visible_event(ctx, key).await?.map(Node::Event)),
             "Guest" => {
-                let Some((event_id, invitation_id)) = key.split_once('/') else {
+                let Some((event_id, invitation_id)) = key.split_once('/').filter(|(_, i)| plausible_id(i))
+                else {
                     return Ok(None);
                 };
                 let Some(event) = visible_event(ctx, event_id.to_owned()).await? else {
@@ -108,6 +110,9 @@ impl Query {
         event_id: String,
         token: String,
     ) -> Result<Option<LinkInvitation>> {
+        if !plausible_id(&event_id) {
+            return Ok(None);
+        }
         let services = ctx.data::<Services>()?;
         let hash: String = Sha256::digest(token.as_bytes())
             .iter()
@@ -138,6 +143,9 @@ impl Query {
 }
 
 async fn visible_event(ctx: &Context<'_>, event_id: String) -> Result<Option<Event>> {
+    if !plausible_id(&event_id) {
+        return Ok(None);
+    }
     let page: Option<EventPage> = ctx
         .data::<DataLoader<EventLoader>>()?
         .load_one(event_id)
@@ -271,6 +279,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: GraphqlState, limiter: Ra
         .route("/", get(graphiql).post(execute))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn_with_state(limiter, rate_limit::limit))
+        .layer(middleware::from_fn_with_state(
+            state.verifier.clone(),
+            auth::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -281,22 +293,31 @@ fn unauthenticated(message: &str) -> Response {
     (StatusCode::UNAUTHORIZED, Json(body)).into_response()
 }
 
-async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
-    let bearer = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
+async fn execute(
+    State(state): State<GraphqlState>,
+    Extension(outcome): Extension<Authenticated>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let identity = match outcome.0 {
         None => None,
-        Some(Ok(v)) => match v.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim().to_owned()),
-            _ => return unauthenticated("use Authorization: Bearer <token>"),
-        },
-        Some(Err(_)) => return unauthenticated("the Authorization header is not readable"),
+        Some(Ok(identity)) => Some(identity),
+        Some(Err(problem)) if problem.status == 401 => return unauthenticated(&problem.detail),
+        Some(Err(_)) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot verify tokens; retry shortly",
+            )
+                .into_response();
+        }
     };
-    let identity = match &bearer {
-        Some(token) => match state.verifier.verify(token).await {
-            Ok(identity) => Some(identity),
-            Err(reason) => return unauthenticated(&format!("the token was refused: {reason}")),
-        },
-        None => None,
-    };
+    // Forwarded to the command API only once verified.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, token)| token.trim().to_owned())
+        .filter(|_| identity.is_some());
     let request = request
         .into_inner()
         .data(Viewer { identity, bearer })

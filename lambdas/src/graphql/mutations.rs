@@ -1,6 +1,6 @@
 //! Mutations: each one is a request to the REST command API with the caller's token, so
-//! validation, authorization and idempotency are decided in one place. Refusals come back as
-//! user errors in the payload; the event is read back from the read models.
+//! validation and authorization are decided in one place. Refusals come back as user errors
+//! in the payload; the event is read back from the read models.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -29,6 +29,8 @@ pub struct EventPayload {
     event_id: Option<String>,
     version: Option<i64>,
     user_errors: Vec<UserError>,
+    /// The command was accepted on an invitation link's token.
+    via_invitation_link: bool,
 }
 
 #[Object]
@@ -55,7 +57,13 @@ impl EventPayload {
             .load_one(id.clone())
             .await
             .map_err(|e| super::types::unavailable(&*e))?;
-        Ok(page.map(Event::new))
+        let Some(event) = page.map(Event::new) else {
+            return Ok(None);
+        };
+        // A link holder who answered sees the event as the link shows it; anyone else only
+        // what they may see.
+        let link_holder = self.via_invitation_link && event.page.status != "draft";
+        Ok((link_holder || event.visible_to(ctx).await?).then_some(event))
     }
 
     async fn user_errors(&self) -> &[UserError] {
@@ -169,6 +177,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
             event_id: body["event_id"].as_str().map(str::to_owned),
             version: body["version"].as_i64(),
             user_errors: Vec::new(),
+            via_invitation_link: call.invitation_token.is_some(),
         }),
         CommandAnswer::Refused { status: 401, problem } => Err(async_graphql::Error::new(
             problem["detail"].as_str().unwrap_or("sign in first"),
@@ -203,6 +212,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
                 event_id: None,
                 version: None,
                 user_errors,
+                via_invitation_link: false,
             })
         }
     }

@@ -605,8 +605,9 @@ impl ReadTx for DynamoTx {
     }
 }
 
-/// The APIs' reads: eventually consistent (half the read capacity), as the read models
-/// themselves trail the facts.
+/// The APIs' reads. Single rows are read consistently, so that a client waiting for its own
+/// write sees it once it is there; pages are eventually consistent (half the read capacity),
+/// as the read models themselves trail the facts.
 impl super::ReadQueries for DynamoReadStore {
     async fn get_many<M: ReadModel + Send>(&self, keys: &[Key]) -> Result<Vec<M>, ReadStoreError> {
         let table = M::TABLE;
@@ -656,6 +657,7 @@ impl super::ReadQueries for DynamoReadStore {
             .get_item()
             .table_name(self.name(table.name))
             .set_key(Some(key_item(&table, key)))
+            .consistent_read(true)
             .send()
             .await
             .map_err(storage)?;
@@ -688,11 +690,13 @@ impl super::ReadQueries for DynamoReadStore {
                 (sort.to_owned(), AttributeValue::S(after.to_owned())),
             ])
         });
-        let wanted = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        let mut items = Vec::new();
+        let limit = limit.clamp(1, 1000);
+        // One row more than asked tells whether another page follows (as on SQLite).
+        let mut rows: Vec<(Option<String>, M)> = Vec::new();
         let mut start = start;
         // A Query page can stop short of Limit at 1 MB; keep reading until the page is full.
         loop {
+            let wanted = i32::try_from(limit + 1 - rows.len()).unwrap_or(1);
             let page = self
                 .inner
                 .client
@@ -702,33 +706,33 @@ impl super::ReadQueries for DynamoReadStore {
                 .expression_attribute_names("#p", table.partition_key)
                 .expression_attribute_values(":p", AttributeValue::S(partition.to_owned()))
                 .set_exclusive_start_key(start.take())
-                .limit(wanted - i32::try_from(items.len()).unwrap_or(0))
+                .limit(wanted)
                 .send()
                 .await
                 .map_err(storage)?;
             for item in page.items() {
-                items.push(decode_row::<M>(to_row(&table, item))?);
+                let sort_key = match item.get(sort) {
+                    Some(AttributeValue::S(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                rows.push((sort_key, decode_row::<M>(to_row(&table, item))?));
             }
             match page.last_evaluated_key {
-                Some(k) if !k.is_empty() && items.len() < limit => start = Some(k),
-                Some(k) if !k.is_empty() => {
-                    let last = match k.get(sort) {
-                        Some(AttributeValue::S(s)) => Some(s.clone()),
-                        _ => None,
-                    };
-                    return Ok(super::Page {
-                        items,
-                        last_sort_key: last,
-                    });
-                }
-                _ => {
-                    return Ok(super::Page {
-                        items,
-                        last_sort_key: None,
-                    });
-                }
+                Some(k) if !k.is_empty() && rows.len() <= limit => start = Some(k),
+                _ => break,
             }
         }
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let last_sort_key = if more {
+            rows.last().and_then(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(super::Page {
+            items: rows.into_iter().map(|(_, m)| m).collect(),
+            last_sort_key,
+        })
     }
 }
 

@@ -482,7 +482,11 @@ impl SqliteQueries {
         tokio::task::spawn_blocking(move || {
             let conn = this.take()?;
             let result = read(&conn);
-            this.give_back(conn);
+            // A connection left inside a transaction would serve an old snapshot from then
+            // on (and hold the WAL back): it is closed instead of pooled.
+            if conn.is_autocommit() {
+                this.give_back(conn);
+            }
             result
         })
         .await
@@ -511,8 +515,9 @@ impl super::ReadQueries for SqliteQueries {
                     }
                     Ok(())
                 })();
-                conn.execute_batch("COMMIT").map_err(storage)?;
+                let end = conn.execute_batch(if read.is_ok() { "COMMIT" } else { "ROLLBACK" });
                 read.map_err(storage)?;
+                end.map_err(storage)?;
                 Ok(rows)
             })
             .await?;
