@@ -6,12 +6,15 @@
 --   2 x GET /api/events/{id}                      as an invited guest (GUEST_TOKENS, rotating)
 --   2 x GET /api/events/{id}/invitations?limit=25 the guest list's first page
 --   1 x GET /api/events                           the organizer's events
---   2 x PATCH /api/events/{id} {"description"}    a write: one more fact on the event
+--   2 x PATCH /api/events/{w} {"description"}     a write: one more fact on one of the
+--                                                 WRITE_EVENT_IDS, in turn (organizers edit
+--                                                 many events at once, not one hot event)
 -- MIX=health: GET /health only, through the same counters, so the two rows of the report
 -- differ only in what the server does per request.
 --
--- Environment: EVENT_ID, TOKEN (the organizer's bearer token), GUEST_TOKENS (space separated;
--- without them the guest reads go out as the organizer).
+-- Environment: EVENT_ID, WRITE_EVENT_IDS (space separated; default EVENT_ID), TOKEN (the
+-- organizer's bearer token), GUEST_TOKENS (space separated; without them the guest reads go
+-- out as the organizer).
 --
 -- done() prints one `bench-result key=value ...` line that the shell script parses; latencies
 -- are in microseconds, as wrk records them.
@@ -19,6 +22,13 @@
 local mix = os.getenv("MIX") or "api"
 local event_id = os.getenv("EVENT_ID")
 local token = os.getenv("TOKEN")
+local write_events = {}
+for e in string.gmatch(os.getenv("WRITE_EVENT_IDS") or "", "%S+") do
+  table.insert(write_events, e)
+end
+if #write_events == 0 then
+  write_events = { event_id }
+end
 local guest_tokens = {}
 for t in string.gmatch(os.getenv("GUEST_TOKENS") or "", "%S+") do
   table.insert(guest_tokens, t)
@@ -91,7 +101,8 @@ function request()
   -- A new description each time: the same one again would still be a command, but
   -- the thread number keeps the facts of different threads apart in the history.
   local body = string.format('{"description":"load test, thread %d, write %d"}', id, writes)
-  return wrk.format("PATCH", "/api/events/" .. event_id, patch_headers, body)
+    local target = write_events[(id * 7 + writes) % #write_events + 1]
+  return wrk.format("PATCH", "/api/events/" .. target, patch_headers, body)
 end
 
 function response(status, headers, body)
