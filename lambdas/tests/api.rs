@@ -391,6 +391,42 @@ async fn organizer_creates_uploads_publishes_invites_and_guests_answer() {
             ("hana@example.com".to_owned(), "declined".to_owned())
         ]
     );
+
+    // The web app's view of the same: the organizer reads it through GraphQL.
+    let query = format!(
+        "{{ event(eventId: \"{event_id}\") {{ coverPhotoUrl attending declined guests(first: 10) {{ edges {{ node {{ email rsvp }} }} }} }} }}"
+    );
+    let seen: Value = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .bearer_auth(&organizer)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = &seen["data"]["event"];
+    assert_eq!(
+        (event["attending"].clone(), event["declined"].clone()),
+        (json!(1), json!(1)),
+        "{seen}"
+    );
+    assert_eq!(event["coverPhotoUrl"], page.body["cover_photo_url"]);
+    let mut guests: Vec<(String, String)> = event["guests"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["email"].as_str().unwrap().into(),
+                e["node"]["rsvp"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    guests.sort();
+    assert_eq!(guests, answers);
     dev.interrupt();
 }
 

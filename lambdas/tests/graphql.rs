@@ -258,6 +258,16 @@ async fn the_organizer_sees_who_accepted_through_graphql() {
         .as_str()
         .expect("created")
         .to_owned();
+    // A mutation retried with its idempotency key gets the first answer: no second event.
+    let create_once = format!(
+        "mutation {{ createEvent(idempotencyKey: \"gala-1\", input: {{ title: \"Gala\", startsAt: \"{starts}\", timeZone: \"UTC\", durationMinutes: 30, meetingUrl: \"https://meet.example/g\" }}) {{ eventId }} }}"
+    );
+    let first = graphql(dev.port, &organizer, &create_once).await;
+    let retry = graphql(dev.port, &organizer, &create_once).await;
+    assert_eq!(
+        first["data"]["createEvent"]["eventId"], retry["data"]["createEvent"]["eventId"],
+        "{retry}"
+    );
     let invite = format!(
         "mutation {{ p: publishEvent(eventId: \"{event_id}\") {{ userErrors {{ code }} }} i: inviteGuests(eventId: \"{event_id}\", emails: [\"gus@example.com\", \"zoe@example.com\"]) {{ version userErrors {{ code }} }} }}"
     );

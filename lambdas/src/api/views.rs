@@ -204,7 +204,8 @@ pub struct InvitationView {
     pub event: Event,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// One UTC day of an event's invitations (REST and GraphQL alike).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject)]
 pub struct DayStats {
     pub day: String,
     pub invited: i64,

@@ -146,6 +146,8 @@ struct Call<'a> {
     body: Option<Value>,
     if_match: Option<i64>,
     invitation_token: Option<&'a str>,
+    /// Forwarded as `Idempotency-Key`: a retried mutation gets the first answer.
+    idempotency_key: Option<&'a str>,
     /// Where the mutation's input fields sit, for user errors (`input` or none).
     input_prefix: &'static str,
 }
@@ -160,6 +162,9 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
     }
     if let Some(token) = call.invitation_token {
         headers.push((crate::api::invitations::TOKEN_HEADER, token.to_owned()));
+    }
+    if let Some(key) = call.idempotency_key {
+        headers.push((crate::api::idempotency::HEADER, key.to_owned()));
     }
     let answer = services
         .commands
@@ -235,7 +240,13 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    async fn create_event(&self, ctx: &Context<'_>, input: CreateEventInput) -> Result<EventPayload> {
+    /// `idempotencyKey`: a retry with the same key gets the first answer and creates nothing.
+    async fn create_event(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEventInput,
+        idempotency_key: Option<String>,
+    ) -> Result<EventPayload> {
         let mut body = Map::new();
         body.insert("title".into(), json!(input.title));
         if let Some(d) = input.description {
@@ -257,6 +268,7 @@ impl Mutation {
             body: Some(Value::Object(body)),
             if_match: None,
             invitation_token: None,
+            idempotency_key: idempotency_key.as_deref(),
             input_prefix: "input",
         };
         run(ctx, call).await
@@ -309,6 +321,7 @@ impl Mutation {
             body: Some(Value::Object(body)),
             if_match: expected_version,
             invitation_token: None,
+            idempotency_key: None,
             input_prefix: "input",
         };
         run(ctx, call).await
@@ -326,6 +339,7 @@ impl Mutation {
             body: None,
             if_match: expected_version,
             invitation_token: None,
+            idempotency_key: None,
             input_prefix: "",
         };
         run(ctx, call).await
@@ -343,6 +357,7 @@ impl Mutation {
             body: Some(json!({ "message": message })),
             if_match: None,
             invitation_token: None,
+            idempotency_key: None,
             input_prefix: "",
         };
         run(ctx, call).await
@@ -355,6 +370,7 @@ impl Mutation {
             body: None,
             if_match: None,
             invitation_token: None,
+            idempotency_key: None,
             input_prefix: "",
         };
         run(ctx, call).await
@@ -365,6 +381,7 @@ impl Mutation {
         ctx: &Context<'_>,
         event_id: String,
         emails: Vec<String>,
+        idempotency_key: Option<String>,
     ) -> Result<EventPayload> {
         let call = Call {
             method: Method::POST,
@@ -372,6 +389,7 @@ impl Mutation {
             body: Some(json!({ "emails": emails })),
             if_match: None,
             invitation_token: None,
+            idempotency_key: idempotency_key.as_deref(),
             input_prefix: "",
         };
         run(ctx, call).await
@@ -389,6 +407,7 @@ impl Mutation {
             body: None,
             if_match: None,
             invitation_token: None,
+            idempotency_key: None,
             input_prefix: "",
         };
         run(ctx, call).await
@@ -401,6 +420,7 @@ impl Mutation {
         event_id: String,
         answer: RsvpAnswer,
         invitation_token: Option<String>,
+        idempotency_key: Option<String>,
     ) -> Result<EventPayload> {
         let answer = match answer {
             RsvpAnswer::Accept => "accept",
@@ -412,6 +432,7 @@ impl Mutation {
             body: Some(json!({ "answer": answer })),
             if_match: None,
             invitation_token: invitation_token.as_deref(),
+            idempotency_key: idempotency_key.as_deref(),
             input_prefix: "",
         };
         run(ctx, call).await

@@ -281,7 +281,7 @@ impl Event {
     }
 
     /// Invitations per UTC day: the organizer's only.
-    async fn daily_stats(&self, ctx: &Context<'_>) -> Result<Vec<DayStats>> {
+    async fn daily_stats(&self, ctx: &Context<'_>) -> Result<Vec<crate::api::views::DayStats>> {
         if !self.is_organizer(ctx.data::<Viewer>()?) {
             return Err(forbidden("only the organizer sees the statistics"));
         }
@@ -291,7 +291,11 @@ impl Event {
             .page::<DailyInvitationStats>(&self.page.event_id, None, 366)
             .await
             .map_err(unavailable)?;
-        Ok(page.items.into_iter().map(DayStats::from).collect())
+        Ok(page
+            .items
+            .into_iter()
+            .map(crate::api::views::DayStats::from)
+            .collect())
     }
 }
 
@@ -350,31 +354,6 @@ impl Guest {
 
     async fn answered_at(&self) -> Option<&str> {
         self.row.answered_at.as_deref()
-    }
-}
-
-#[derive(Debug, Clone, SimpleObject)]
-pub struct DayStats {
-    pub day: String,
-    pub invited: i64,
-    pub accepted: i64,
-    pub declined: i64,
-    pub waitlisted: i64,
-    pub promoted: i64,
-    pub paid: i64,
-}
-
-impl From<DailyInvitationStats> for DayStats {
-    fn from(s: DailyInvitationStats) -> Self {
-        Self {
-            day: s.day,
-            invited: s.invited,
-            accepted: s.accepted,
-            declined: s.declined,
-            waitlisted: s.waitlisted,
-            promoted: s.promoted,
-            paid: s.paid,
-        }
     }
 }
 
