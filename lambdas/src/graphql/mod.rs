@@ -180,7 +180,7 @@ impl Me {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
         after: Option<String>,
     ) -> Result<connection::Connection<Event>> {
         let services = ctx.data::<Services>()?;
@@ -211,7 +211,7 @@ impl Me {
     async fn invitations(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
         after: Option<String>,
     ) -> Result<connection::Connection<Invitation>> {
         let services = ctx.data::<Services>()?;
@@ -246,7 +246,11 @@ pub struct GraphqlMode {
 pub fn schema(services: Services, mode: GraphqlMode) -> ApiSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .data(services)
-        .limit_depth(limits::MAX_DEPTH)
+        .limit_depth(if mode.introspection {
+            limits::MAX_DEPTH_WITH_INTROSPECTION
+        } else {
+            limits::MAX_DEPTH
+        })
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
         .limit_directives(limits::MAX_DIRECTIVES)

@@ -144,7 +144,7 @@ struct Call<'a> {
     method: Method,
     path: String,
     body: Option<Value>,
-    if_match: Option<i64>,
+    if_match: Option<i32>,
     invitation_token: Option<&'a str>,
     /// Forwarded as `Idempotency-Key`: a retried mutation gets the first answer.
     idempotency_key: Option<&'a str>,
@@ -165,6 +165,26 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
     }
     if let Some(key) = call.idempotency_key {
         headers.push((crate::api::idempotency::HEADER, key.to_owned()));
+    }
+    // What cannot travel as a header is the caller's mistake, said as such.
+    for (name, value) in &headers {
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            let field = if *name == crate::api::idempotency::HEADER {
+                "idempotencyKey"
+            } else {
+                "invitationToken"
+            };
+            return Ok(EventPayload {
+                event_id: None,
+                version: None,
+                user_errors: vec![UserError {
+                    field: Some(field.to_owned()),
+                    message: "must be visible ASCII characters".to_owned(),
+                    code: "invalid-request".to_owned(),
+                }],
+                via_invitation_link: false,
+            });
+        }
     }
     let answer = services
         .commands
@@ -279,7 +299,7 @@ impl Mutation {
         ctx: &Context<'_>,
         event_id: String,
         input: UpdateEventInput,
-        expected_version: Option<i64>,
+        #[graphql(validator(minimum = 1))] expected_version: Option<i32>,
     ) -> Result<EventPayload> {
         let mut body = Map::new();
         let text = [
@@ -331,7 +351,7 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         event_id: String,
-        expected_version: Option<i64>,
+        #[graphql(validator(minimum = 1))] expected_version: Option<i32>,
     ) -> Result<EventPayload> {
         let call = Call {
             method: Method::POST,

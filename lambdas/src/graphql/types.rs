@@ -262,7 +262,7 @@ impl Event {
     async fn guests(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
         after: Option<String>,
     ) -> Result<connection::Connection<Guest>> {
         if !self.is_organizer(ctx.data::<Viewer>()?) {
