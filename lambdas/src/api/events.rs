@@ -13,7 +13,7 @@ use slsplay_projections::store::ReadQueries;
 use utoipa::ToSchema;
 
 use super::body::{ApiQuery, EventId, Fields, JsonObject};
-use super::cursor::{self, PageQuery};
+use super::cursor::PageQuery;
 use super::problem::{ApiResult, Problem};
 use super::views::{Accepted, DayStats, Event, EventSummary, Page};
 use super::{ApiState, Relation, etag, if_match};
@@ -167,21 +167,10 @@ pub async fn list_mine(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<EventSummary>>> {
-    let (limit, after) = query.resolve()?;
-    let page = state
-        .queries
-        .page::<OrganizerEvent>(&caller.subject, after.as_deref(), limit)
+    let keep = |e: &OrganizerEvent| e.status != "deleted";
+    state
+        .list(&caller.subject, &query, keep, EventSummary::from)
         .await
-        .map_err(|e| ApiState::read_failed(&e))?;
-    Ok(Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .filter(|e| e.status != "deleted")
-            .map(EventSummary::from)
-            .collect(),
-        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
-    }))
 }
 
 #[utoipa::path(get, path = "/api/events/{event_id}", tag = "events", operation_id = "getEvent",
@@ -344,15 +333,9 @@ pub async fn stats(
     EventId(event_id): EventId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<DayStats>>> {
-    let (limit, after) = query.resolve()?;
+    query.resolve()?;
     state.organizer_page(&caller, &event_id).await?;
-    let page = state
-        .queries
-        .page::<DailyInvitationStats>(&event_id, after.as_deref(), limit)
+    state
+        .list(&event_id, &query, |_: &DailyInvitationStats| true, DayStats::from)
         .await
-        .map_err(|e| ApiState::read_failed(&e))?;
-    Ok(Json(Page {
-        items: page.items.into_iter().map(DayStats::from).collect(),
-        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
-    }))
 }

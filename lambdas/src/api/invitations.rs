@@ -16,7 +16,7 @@ use slsplay_projections::store::ReadQueries;
 use utoipa::ToSchema;
 
 use super::body::{ApiQuery, EventId, Fields, JsonObject};
-use super::cursor::{self, PageQuery};
+use super::cursor::PageQuery;
 use super::events::meeting_url;
 use super::problem::{ApiResult, Problem};
 use super::views::{Accepted, Event, Guest, InvitationView, MyInvitation, Page};
@@ -89,17 +89,11 @@ pub async fn guest_list(
     EventId(event_id): EventId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Guest>>> {
-    let (limit, after) = query.resolve()?;
+    query.resolve()?;
     state.organizer_page(&caller, &event_id).await?;
-    let page = state
-        .queries
-        .page::<GuestListEntry>(&event_id, after.as_deref(), limit)
+    state
+        .list(&event_id, &query, |_: &GuestListEntry| true, Guest::from)
         .await
-        .map_err(|e| ApiState::read_failed(&e))?;
-    Ok(Json(Page {
-        items: page.items.into_iter().map(Guest::from).collect(),
-        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
-    }))
 }
 
 #[utoipa::path(delete, path = "/api/events/{event_id}/invitations/{invitation_id}", tag = "invitations",
@@ -133,27 +127,17 @@ pub async fn list_mine(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<MyInvitation>>> {
-    let (limit, after) = query.resolve()?;
+    query.resolve()?;
     let Some(email) = &caller.verified_email else {
         return Ok(Json(Page {
             items: Vec::new(),
             next_cursor: None,
         }));
     };
-    let page = state
-        .queries
-        .page::<InvitationByEmail>(email, after.as_deref(), limit)
-        .await
-        .map_err(|e| ApiState::read_failed(&e))?;
-    Ok(Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .filter(|i| i.rsvp != "revoked" && i.event_status != "deleted" && i.event_status != "draft")
-            .map(MyInvitation::from)
-            .collect(),
-        next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
-    }))
+    let keep = |i: &InvitationByEmail| {
+        i.rsvp != "revoked" && i.event_status != "deleted" && i.event_status != "draft"
+    };
+    state.list(email, &query, keep, MyInvitation::from).await
 }
 
 /// How a guest proves which invitation is theirs: the link's token (then a stale sign-in

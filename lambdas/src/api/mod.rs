@@ -25,7 +25,7 @@ use slsplay_aggregates::Clock;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
 use slsplay_commands::{CommandContext, CommandError};
 use slsplay_projections::read_models::{EventPage, InvitationByEmail};
-use slsplay_projections::schema::Key;
+use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::{Queries, ReadQueries};
 
 use crate::auth::{HasVerifier, Identity, JwtVerifier};
@@ -217,6 +217,27 @@ impl ApiState {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_millis(200));
         }
+    }
+
+    /// One page of a read model partition as an answer; `keep` leaves out rows clients must
+    /// not see (so a page may hold fewer than `limit` items and still have a next one).
+    pub async fn list<M: ReadModel + Send, V>(
+        &self,
+        partition: &str,
+        query: &cursor::PageQuery,
+        keep: impl Fn(&M) -> bool,
+        into: impl Fn(M) -> V,
+    ) -> ApiResult<axum::Json<views::Page<V>>> {
+        let (limit, after) = query.resolve()?;
+        let page = self
+            .queries
+            .page::<M>(partition, after.as_deref(), limit)
+            .await
+            .map_err(|e| Self::read_failed(&e))?;
+        Ok(axum::Json(views::Page {
+            items: page.items.into_iter().filter(|m| keep(m)).map(into).collect(),
+            next_cursor: page.last_sort_key.as_deref().map(cursor::encode),
+        }))
     }
 
     /// The answer to someone who is not the organizer: 403 for a guest, else the 404 of an

@@ -152,6 +152,21 @@ struct Call<'a> {
     input_prefix: &'static str,
 }
 
+impl Call<'_> {
+    /// A request with no body, no precondition and no extra headers.
+    fn to(method: Method, path: String) -> Self {
+        Self {
+            method,
+            path,
+            body: None,
+            if_match: None,
+            invitation_token: None,
+            idempotency_key: None,
+            input_prefix: "",
+        }
+    }
+}
+
 async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
     let viewer = ctx.data::<Viewer>()?;
     let services = ctx.data::<Services>()?;
@@ -283,13 +298,10 @@ impl Mutation {
         }
         body.insert("meeting_url".into(), json!(input.meeting_url));
         let call = Call {
-            method: Method::POST,
-            path: "/events".into(),
             body: Some(Value::Object(body)),
-            if_match: None,
-            invitation_token: None,
             idempotency_key: idempotency_key.as_deref(),
             input_prefix: "input",
+            ..Call::to(Method::POST, "/events".into())
         };
         run(ctx, call).await
     }
@@ -336,13 +348,10 @@ impl Mutation {
             }
         }
         let call = Call {
-            method: Method::PATCH,
-            path: event_path(&event_id, ""),
             body: Some(Value::Object(body)),
             if_match: expected_version,
-            invitation_token: None,
-            idempotency_key: None,
             input_prefix: "input",
+            ..Call::to(Method::PATCH, event_path(&event_id, ""))
         };
         run(ctx, call).await
     }
@@ -354,13 +363,8 @@ impl Mutation {
         #[graphql(validator(minimum = 1))] expected_version: Option<i32>,
     ) -> Result<EventPayload> {
         let call = Call {
-            method: Method::POST,
-            path: event_path(&event_id, "/publish"),
-            body: None,
             if_match: expected_version,
-            invitation_token: None,
-            idempotency_key: None,
-            input_prefix: "",
+            ..Call::to(Method::POST, event_path(&event_id, "/publish"))
         };
         run(ctx, call).await
     }
@@ -372,27 +376,14 @@ impl Mutation {
         message: String,
     ) -> Result<EventPayload> {
         let call = Call {
-            method: Method::POST,
-            path: event_path(&event_id, "/cancel"),
             body: Some(json!({ "message": message })),
-            if_match: None,
-            invitation_token: None,
-            idempotency_key: None,
-            input_prefix: "",
+            ..Call::to(Method::POST, event_path(&event_id, "/cancel"))
         };
         run(ctx, call).await
     }
 
     async fn delete_draft(&self, ctx: &Context<'_>, event_id: String) -> Result<EventPayload> {
-        let call = Call {
-            method: Method::DELETE,
-            path: event_path(&event_id, ""),
-            body: None,
-            if_match: None,
-            invitation_token: None,
-            idempotency_key: None,
-            input_prefix: "",
-        };
+        let call = Call::to(Method::DELETE, event_path(&event_id, ""));
         run(ctx, call).await
     }
 
@@ -404,13 +395,9 @@ impl Mutation {
         idempotency_key: Option<String>,
     ) -> Result<EventPayload> {
         let call = Call {
-            method: Method::POST,
-            path: event_path(&event_id, "/invitations"),
             body: Some(json!({ "emails": emails })),
-            if_match: None,
-            invitation_token: None,
             idempotency_key: idempotency_key.as_deref(),
-            input_prefix: "",
+            ..Call::to(Method::POST, event_path(&event_id, "/invitations"))
         };
         run(ctx, call).await
     }
@@ -421,15 +408,10 @@ impl Mutation {
         event_id: String,
         invitation_id: String,
     ) -> Result<EventPayload> {
-        let call = Call {
-            method: Method::DELETE,
-            path: event_path(&event_id, &format!("/invitations/{}", urlencode(&invitation_id))),
-            body: None,
-            if_match: None,
-            invitation_token: None,
-            idempotency_key: None,
-            input_prefix: "",
-        };
+        let call = Call::to(
+            Method::DELETE,
+            event_path(&event_id, &format!("/invitations/{}", urlencode(&invitation_id))),
+        );
         run(ctx, call).await
     }
 
@@ -447,13 +429,10 @@ impl Mutation {
             RsvpAnswer::Decline => "decline",
         };
         let call = Call {
-            method: Method::POST,
-            path: event_path(&event_id, "/rsvp"),
             body: Some(json!({ "answer": answer })),
-            if_match: None,
             invitation_token: invitation_token.as_deref(),
             idempotency_key: idempotency_key.as_deref(),
-            input_prefix: "",
+            ..Call::to(Method::POST, event_path(&event_id, "/rsvp"))
         };
         run(ctx, call).await
     }
