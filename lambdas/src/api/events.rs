@@ -138,7 +138,7 @@ pub async fn create(
         })
     })();
     let command = f.finish(command)?;
-    let version = state
+    let accepted = state
         .run(
             &caller,
             &event_id,
@@ -150,9 +150,9 @@ pub async fn create(
         StatusCode::CREATED,
         [
             (header::LOCATION, format!("/api/events/{event_id}")),
-            (header::ETAG, etag(version)),
+            (header::ETAG, etag(accepted.version as usize)),
         ],
-        Json(Accepted::after(&state, &event_id, version).await),
+        Json(accepted),
     )
         .into_response())
 }
@@ -243,15 +243,8 @@ pub async fn update(
         changes.ticket_price = Some(f.object("ticket_price", false, price));
     }
     let changes = f.finish(Some(changes))?;
-    let version = state
-        .run(
-            &caller,
-            &event_id,
-            VirtualEventCommand::UpdateDetails(changes),
-            expected,
-        )
-        .await?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    let command = VirtualEventCommand::UpdateDetails(changes);
+    Ok(Json(state.run(&caller, &event_id, command, expected).await?))
 }
 
 /// Commands with no body but the organizer.
@@ -263,8 +256,7 @@ async fn organizer_command(
     command: VirtualEventCommand,
 ) -> ApiResult<Json<Accepted>> {
     let expected = if_match(headers)?;
-    let version = state.run(caller, event_id, command, expected).await?;
-    Ok(Json(Accepted::after(state, event_id, version).await))
+    Ok(Json(state.run(caller, event_id, command, expected).await?))
 }
 
 #[utoipa::path(post, path = "/api/events/{event_id}/publish", tag = "events", operation_id = "publishEvent",

@@ -5,14 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use slsplay_aggregates::virtual_event::{
-    InvitationCredential, RsvpAnswer, VirtualEventCommand, VirtualEventError,
+    InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEventCommand, VirtualEventError, invitation_id,
 };
 use slsplay_commands::CommandError;
 use slsplay_projections::read_models::{GuestListEntry, InvitationByEmail, InvitationToken};
 use slsplay_projections::schema::Key;
-use slsplay_projections::store::ReadQueries;
+use slsplay_projections::store::{Queries, ReadQueries, ReadStoreError};
 use utoipa::ToSchema;
 
 use super::body::{ApiQuery, EventId, Fields, JsonObject};
@@ -73,8 +72,7 @@ pub async fn invite(
         organizer: caller.subject.clone(),
         emails,
     };
-    let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    Ok(Json(state.run(&caller, &event_id, command, expected).await?))
 }
 
 #[utoipa::path(get, path = "/api/events/{event_id}/invitations", tag = "invitations", operation_id = "guestList",
@@ -114,8 +112,7 @@ pub async fn revoke(
         organizer: caller.subject.clone(),
         invitation_id,
     };
-    let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    Ok(Json(state.run(&caller, &event_id, command, expected).await?))
 }
 
 #[utoipa::path(get, path = "/api/invitations", tag = "invitations", operation_id = "listMyInvitations",
@@ -186,38 +183,35 @@ fn no_invitation() -> Problem {
     )
 }
 
-/// The invitation row a credential opens, if it is for this event.
-async fn find(
-    state: &ApiState,
+/// The invitation row a credential opens, if it is for this event and not revoked. From the
+/// read models only; GraphQL opens links with it too.
+pub async fn guest_by_credential(
+    queries: &Queries,
     event_id: &str,
     credential: &InvitationCredential,
-) -> ApiResult<Option<GuestListEntry>> {
+) -> Result<Option<GuestListEntry>, ReadStoreError> {
     let invitation_id = match credential {
         InvitationCredential::Token(token) => {
-            let hash: String = Sha256::digest(token.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let row: Option<InvitationToken> = state
-                .queries
-                .get(&Key::new(hash))
-                .await
-                .map_err(|e| ApiState::read_failed(&e))?;
+            let row: Option<InvitationToken> = queries.get(&Key::new(InvitationTokens::hash(token))).await?;
             match row {
                 Some(row) if row.event_id == event_id => row.invitation_id,
                 _ => return Ok(None),
             }
         }
-        InvitationCredential::VerifiedEmail(email) => {
-            slsplay_aggregates::virtual_event::invitation_id(event_id, email)
-        }
+        InvitationCredential::VerifiedEmail(email) => invitation_id(event_id, email),
     };
-    let row: Option<GuestListEntry> = state
-        .queries
-        .get(&Key::with_sort(event_id, invitation_id))
-        .await
-        .map_err(|e| ApiState::read_failed(&e))?;
+    let row: Option<GuestListEntry> = queries.get(&Key::with_sort(event_id, invitation_id)).await?;
     Ok(row.filter(|r| r.rsvp != "revoked"))
+}
+
+async fn find(
+    state: &ApiState,
+    event_id: &str,
+    credential: &InvitationCredential,
+) -> ApiResult<Option<GuestListEntry>> {
+    guest_by_credential(&state.queries, event_id, credential)
+        .await
+        .map_err(|e| ApiState::read_failed(&e))
 }
 
 #[utoipa::path(get, path = "/api/events/{event_id}/invitation", tag = "invitations", operation_id = "myInvitation",

@@ -172,6 +172,5 @@ pub async fn attach(
         content_type: blob.content_type,
         size_bytes: blob.size_bytes,
     });
-    let version = state.run(&caller, &event_id, command, expected).await?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    Ok(Json(state.run(&caller, &event_id, command, expected).await?))
 }

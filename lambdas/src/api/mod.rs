@@ -250,15 +250,16 @@ impl ApiState {
         }
     }
 
-    /// Runs a command for `caller`; a refusal because they are not the organizer becomes a
-    /// 404 unless they are a guest of the event.
+    /// Runs an organizer's command for `caller` and answers once the read models show it; a
+    /// refusal because they are not the organizer becomes a 404 unless they are a guest of
+    /// the event.
     pub async fn run(
         &self,
         caller: &Identity,
         event_id: &str,
         command: VirtualEventCommand,
         expected_version: Option<usize>,
-    ) -> ApiResult<usize> {
+    ) -> ApiResult<views::Accepted> {
         // Input that can never succeed is a 422 before a stale If-Match is a 412.
         let errors = command.field_errors(self.clock.now());
         if !errors.is_empty() {
@@ -282,7 +283,7 @@ impl ApiState {
             .execute(event_id, command, &context, expected_version)
             .await
         {
-            Ok(version) => Ok(version),
+            Ok(version) => Ok(views::Accepted::after(self, event_id, version).await),
             Err(CommandError::Rejected(VirtualEventError::NotTheOrganizer)) => {
                 Err(self.not_organizer(caller, event_id).await)
             }

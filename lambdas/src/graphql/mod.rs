@@ -18,20 +18,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router, middleware};
-use sha2::{Digest, Sha256};
-use slsplay_projections::read_models::{
-    EventPage, GuestListEntry, InvitationByEmail, InvitationToken, OrganizerEvent,
-};
+use slsplay_projections::read_models::{EventPage, GuestListEntry, InvitationByEmail, OrganizerEvent};
 use slsplay_projections::schema::Key;
 use slsplay_projections::store::{Queries, ReadQueries};
 
 use crate::api::blobs::BlobStore;
 use crate::api::body::plausible_id;
+use crate::api::invitations::guest_by_credential;
 use crate::api::rate_limit::{self, RateLimiter};
 use crate::auth::{self, Authenticated, Identity, JwtVerifier};
 use commands::CommandApi;
 use loaders::{EventLoader, InvitationLoader};
 use mutations::Mutation;
+use slsplay_aggregates::virtual_event::InvitationCredential;
 use types::{Event, Guest, Invitation, LinkInvitation, Node, parse_global_id, unavailable};
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -114,18 +113,8 @@ impl Query {
             return Ok(None);
         }
         let services = ctx.data::<Services>()?;
-        let hash: String = Sha256::digest(token.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let found: Option<InvitationToken> =
-            services.queries.get(&Key::new(hash)).await.map_err(unavailable)?;
-        let Some(found) = found.filter(|f| f.event_id == event_id) else {
-            return Ok(None);
-        };
-        let row: Option<GuestListEntry> = services
-            .queries
-            .get(&Key::with_sort(event_id.as_str(), found.invitation_id.as_str()))
+        let credential = InvitationCredential::Token(token);
+        let row = guest_by_credential(&services.queries, &event_id, &credential)
             .await
             .map_err(unavailable)?;
         let page = ctx
@@ -134,9 +123,7 @@ impl Query {
             .await
             .map_err(|e| unavailable(&*e))?;
         Ok(match (row, page) {
-            (Some(row), Some(page)) if row.rsvp != "revoked" && page.status != "draft" => {
-                Some(LinkInvitation { row, page })
-            }
+            (Some(row), Some(page)) if page.status != "draft" => Some(LinkInvitation { row, page }),
             _ => None,
         })
     }
