@@ -12,3 +12,4 @@ pub mod local;
 pub mod platform;
 pub mod server;
 pub mod telemetry;
+pub mod unread_body;

@@ -63,6 +63,9 @@ pub fn app(state: AppState) -> Router {
             "/graphql",
             graphql::router(state.graphql.clone(), RateLimiter::new(state.limits.rate)),
         )
+        .layer(axum::middleware::from_fn(
+            crate::unread_body::close_when_body_unread,
+        ))
         .with_state(state)
 }
 

@@ -711,13 +711,23 @@ async fn bad_requests_are_problems_naming_every_failing_field() {
     assert_eq!(not_json.status(), 400);
     assert_eq!(not_json.headers()["content-type"], "application/problem+json");
     assert_eq!(raw("text/plain", b"{}".to_vec()).await.unwrap().status(), 415);
-    assert_eq!(
-        raw("application/json", vec![b' '; 200 * 1024])
-            .await
-            .unwrap()
-            .status(),
-        413
-    );
+    let too_large = raw("application/json", vec![b' '; 200 * 1024]).await.unwrap();
+    assert_eq!(too_large.status(), 413);
+    // The rest of that body was never read: the client must not reuse the connection.
+    assert_eq!(too_large.headers()["connection"], "close");
+    let refused = api
+        .client
+        .post(format!("{}/api/events", api.base))
+        .bearer_auth("not.a.token")
+        .json(&new_event("Unread"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["connection"], "close");
+    let created = api.post("/api/events", &organizer, new_event("Read")).await;
+    assert_eq!(created.status, 201);
+    assert!(created.headers.get("connection").is_none(), "the body was read");
 
     let bad_limit = api.get("/api/events?limit=0", &organizer).await;
     assert_eq!((bad_limit.status, bad_limit.fields()), (400, vec!["limit"]));
