@@ -72,7 +72,7 @@ impl InvitationTokens {
 
     /// What the store keeps of a token.
     pub fn hash(token: &str) -> String {
-        hex(&Sha256::digest(token.as_bytes()))
+        hex::encode(Sha256::digest(token.as_bytes()))
     }
 }
 
@@ -80,17 +80,7 @@ impl InvitationTokens {
 /// person twice (or retrying an Invite) names the same invitation.
 pub fn invitation_id(event_id: &str, email: &str) -> String {
     let digest = Sha256::digest(format!("{event_id}\0{email}").as_bytes());
-    format!("inv_{}", &hex(&digest)[..20])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    format!("inv_{}", &hex::encode(digest)[..20])
 }
 
 #[cfg(test)]

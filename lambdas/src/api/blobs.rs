@@ -66,10 +66,6 @@ pub fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The policy document of a form upload, as S3 reads it.
 fn policy(expires_at: DateTime<Utc>, conditions: Vec<Value>) -> String {
     let document = json!({
@@ -126,7 +122,7 @@ impl S3Uploads {
         );
         fields.insert(
             "x-amz-signature".into(),
-            hex(&hmac(&signing_key, policy.as_bytes())),
+            hex::encode(hmac(&signing_key, policy.as_bytes())),
         );
         fields.insert("policy".into(), policy);
         UploadForm {
@@ -182,7 +178,7 @@ impl LocalBlobs {
                 json!(["content-length-range", 1, max_bytes]),
             ],
         );
-        let signature = hex(&hmac(&self.secret, policy.as_bytes()));
+        let signature = hex::encode(hmac(&self.secret, policy.as_bytes()));
         Ok(UploadForm {
             url: format!("{}/blobs", self.base_url),
             fields: BTreeMap::from([
@@ -272,7 +268,7 @@ impl LocalBlobs {
         let signature = fields
             .get("x-amz-signature")
             .ok_or_else(|| refused("no signature"))?;
-        let expected = hex(&hmac(&self.secret, policy_b64.as_bytes()));
+        let expected = hex::encode(hmac(&self.secret, policy_b64.as_bytes()));
         if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
             return Err(refused("the signature does not match the policy"));
         }
@@ -411,7 +407,7 @@ mod tests {
             |k, part| hmac(&k, part),
         );
         assert_eq!(
-            hex(&key),
+            hex::encode(&key),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
         );
     }

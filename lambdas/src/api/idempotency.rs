@@ -305,7 +305,7 @@ fn scope(request: &Request) -> Option<String> {
         _ => {}
     }
     let token = request.headers().get(super::invitations::TOKEN_HEADER)?;
-    Some(format!("link:{}", hex(&Sha256::digest(token.as_bytes()))))
+    Some(format!("link:{}", hex::encode(Sha256::digest(token.as_bytes()))))
 }
 
 fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
@@ -315,11 +315,7 @@ fn fingerprint(method: &Method, path: &str, body: &Bytes) -> String {
     h.update(path);
     h.update([0]);
     h.update(body);
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {

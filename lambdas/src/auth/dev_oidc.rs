@@ -89,7 +89,7 @@ impl DevOidc {
         };
         let key = KeyPair::from_pkcs8(&der)
             .map_err(|e| anyhow::anyhow!("{} is not a usable key: {e}", key_file.display()))?;
-        let kid = hex(&Sha256::digest(key.public_key().as_ref())[..8]);
+        let kid = hex::encode(&Sha256::digest(key.public_key().as_ref())[..8]);
         Ok(Self {
             issuer: issuer(public_url),
             public_origin: url::Url::parse(public_url)
@@ -124,7 +124,7 @@ impl DevOidc {
     pub fn claims(&self, who: &TestIdentity, lifetime_seconds: i64) -> Value {
         let now = chrono::Utc::now().timestamp();
         let email = who.email.trim().to_lowercase();
-        let subject = hex(&Sha256::digest(format!("{}:{email}", who.provider).as_bytes())[..12]);
+        let subject = hex::encode(&Sha256::digest(format!("{}:{email}", who.provider).as_bytes())[..12]);
         json!({
             "iss": self.issuer,
             "sub": format!("dev-{subject}"),
@@ -182,10 +182,6 @@ impl DevOidc {
 
 pub fn issuer(public_url: &str) -> String {
     format!("{}/dev/oidc", public_url.trim_end_matches('/'))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The verifier of the local platform reads the keys in-process: same checks, no HTTP hop.
