@@ -73,18 +73,11 @@ pub const PAYMENT_REFERENCE_MAX_CHARS: usize = 200;
 
 /// A title: trimmed, 1 to 120 characters, no control characters.
 pub fn title(raw: &str) -> Result<String, String> {
-    let t = raw.trim();
-    let n = t.chars().count();
-    if n == 0 {
-        return Err("must not be empty".into());
-    }
-    if n > TITLE_MAX_CHARS {
-        return Err(format!("must be at most {TITLE_MAX_CHARS} characters, got {n}"));
-    }
+    let t = bounded_text(raw, TITLE_MAX_CHARS, true)?;
     if t.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(t.to_owned())
+    Ok(t)
 }
 
 /// A description: trimmed, up to 2,000 characters (empty is allowed).
@@ -97,14 +90,16 @@ pub fn cancel_message(raw: &str) -> Result<String, String> {
     bounded_text(raw, CANCEL_MESSAGE_MAX_CHARS, true)
 }
 
+/// The length bound counts what the caller sent, before trimming, as the API's schema and a
+/// form's `maxlength` do: a text the schema refuses is never accepted because it was padding.
 fn bounded_text(raw: &str, max: usize, required: bool) -> Result<String, String> {
-    let t = raw.trim();
-    let n = t.chars().count();
-    if required && n == 0 {
-        return Err("must not be empty".into());
-    }
+    let n = raw.chars().count();
     if n > max {
         return Err(format!("must be at most {max} characters, got {n}"));
+    }
+    let t = raw.trim();
+    if required && t.is_empty() {
+        return Err("must not be empty".into());
     }
     Ok(t.to_owned())
 }
@@ -146,12 +141,13 @@ pub fn capacity(seats: u32) -> Result<u32, String> {
     }
 }
 
-/// The meeting link: an absolute `https` URL with a host.
+/// The meeting link: an absolute `https` URL with a host. It must begin with `https://`
+/// exactly, as the API's schema says; the URL parser alone would also take ` HTTPS://`.
 pub fn meeting_url(raw: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| format!("is not a valid URL: {e}"))?;
-    if parsed.scheme() != "https" {
-        return Err("must use https".into());
+    if !raw.starts_with("https://") {
+        return Err("must start with https://".into());
     }
+    let parsed = url::Url::parse(raw).map_err(|e| format!("is not a valid URL: {e}"))?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err("must name a host".into());
     }
@@ -354,6 +350,20 @@ mod tests {
     fn a_title_of_121_characters_is_rejected_and_120_is_accepted() {
         assert!(title(&"é".repeat(121)).is_err());
         assert_eq!(title(&"é".repeat(120)).unwrap().chars().count(), 120);
+        let padded = format!(" {} ", "é".repeat(119));
+        assert!(
+            title(&padded).is_err(),
+            "121 characters sent, even if two are spaces"
+        );
+        assert_eq!(title(&format!(" {} ", "é".repeat(118))).unwrap(), "é".repeat(118));
+    }
+
+    #[test]
+    fn a_cancel_message_padded_past_2000_characters_is_rejected() {
+        let padded = format!("Sorry!{}", "\u{c}".repeat(1_995));
+        assert!(cancel_message(&padded).is_err());
+        assert_eq!(cancel_message(&padded[..padded.len() - 1]).unwrap(), "Sorry!");
+        assert!(cancel_message(" ").is_err());
     }
 
     #[test]
@@ -361,6 +371,8 @@ mod tests {
         assert!(meeting_url("http://meet.example.com/x").is_err());
         assert!(meeting_url("javascript:alert(1)").is_err());
         assert!(meeting_url("https://meet.example.com/x").is_ok());
+        assert!(meeting_url(" https://meet.example.com/x").is_err());
+        assert!(meeting_url("HTTPS://meet.example.com/x").is_err());
     }
 
     #[test]
