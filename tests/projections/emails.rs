@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use slsplay_aggregates::FixedClock;
+use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{
     CreateEvent, InvitationTokens, RsvpAnswer, UpdateDetails, VirtualEventCommand as C, upcasters,
 };
@@ -160,10 +161,15 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
 
 /// The .ics part of a message, whatever transfer encoding lettre chose for it.
 fn decoded_calendar(eml: &str) -> String {
+    decoded_part(eml, "text/calendar")
+}
+
+/// One part of a message, whatever transfer encoding lettre chose for it.
+fn decoded_part(eml: &str, content_type: &str) -> String {
     let part = eml
-        .split("Content-Type: text/calendar")
+        .split(&format!("Content-Type: {content_type}"))
         .nth(1)
-        .expect("a calendar part");
+        .expect("such a part");
     let (headers, body) = part.split_once("\r\n\r\n").expect("part headers");
     let body = body.split("\r\n--").next().unwrap();
     if headers.contains("Content-Transfer-Encoding: base64") {
@@ -208,4 +214,45 @@ async fn an_email_is_claimed_once_and_a_failed_delivery_gives_it_back() {
     assert!(outbox.unsent(10).unwrap().is_empty());
     outbox.release(id).unwrap();
     assert_eq!(outbox.unsent(10).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_paid_invitation_names_the_ticket_price_on_its_own_line() {
+    let store = SqliteStore::new();
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    let C::CreateEvent(create) = fixtures::create("ev-paid", Some(10)) else {
+        unreachable!()
+    };
+    let create = CreateEvent {
+        ticket_price: Some(Money {
+            amount_minor: 2500,
+            currency: "EUR".into(),
+        }),
+        ..create
+    };
+    commands
+        .execute("ev-paid", C::CreateEvent(create), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-paid", fixtures::invite([guest(0)]), &ctx)
+        .await
+        .unwrap();
+    commands
+        .execute("ev-paid", fixtures::publish(), &ctx)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = builder(&store, dir.path());
+    deliver_all(&store, &emails).await;
+
+    let sent = outbox(&emails, &guest(0)).await;
+    let html = decoded_part(&sent[0].eml, "text/html");
+    assert!(
+        html.contains("<br>Ticket: 2500 EUR (non-refundable)</p>"),
+        "{html}"
+    );
+    let text = decoded_part(&sent[0].eml, "text/plain");
+    assert!(text.contains("\nTicket: 2500 EUR (non-refundable)"), "{text}");
 }

@@ -174,7 +174,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                     "<p>You are invited to <strong>{}</strong>.</p><p>When: {}<br>Where: online (the link comes once you accept){}</p><p>{}</p><p><a href=\"{}\">Accept or decline</a></p>",
                     html_escape(title),
                     html_escape(&when),
-                    html_escape(&price.replace('\n', "<br>")),
+                    html_escape(&price).replace('\n', "<br>"),
                     html_escape(&event.details.description),
                     html_escape(&link),
                 );
