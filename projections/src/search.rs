@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use cqrs_es::EventEnvelope;
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
 use serde::Serialize;
-use slsplay_aggregates::virtual_event::{GuestState, Lifecycle, VirtualEvent, VirtualEventFact as F};
+use slsplay_aggregates::virtual_event::{Lifecycle, VirtualEvent, VirtualEventFact as F};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
@@ -55,12 +55,7 @@ pub trait SearchEngine: Send + Sync {
 /// draft, never after their invitation was revoked.
 pub fn invitees_who_see(event: &VirtualEvent) -> Vec<String> {
     if matches!(event.lifecycle, Lifecycle::Published | Lifecycle::Cancelled) {
-        event
-            .invitations
-            .values()
-            .filter(|i| i.state != GuestState::Revoked)
-            .map(|i| i.email.clone())
-            .collect()
+        event.invitees().map(|i| i.email.clone()).collect()
     } else {
         Vec::new()
     }

@@ -100,6 +100,13 @@ impl GuestState {
 }
 
 impl VirtualEvent {
+    /// The invitations that have not been revoked.
+    pub fn invitees(&self) -> impl Iterator<Item = &Invitation> {
+        self.invitations
+            .values()
+            .filter(|i| i.state != GuestState::Revoked)
+    }
+
     pub fn phase(&self, now: DateTime<Utc>) -> Option<Phase> {
         match self.lifecycle {
             Lifecycle::NotCreated | Lifecycle::Deleted => None,

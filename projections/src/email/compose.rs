@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use chrono::{DateTime, Duration, Offset, TimeZone, Utc};
+use chrono::{DateTime, Offset, TimeZone, Utc};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
@@ -13,7 +13,6 @@ use slsplay_aggregates::virtual_event::VirtualEvent;
 /// One email before it is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
-    pub to: String,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -37,6 +36,7 @@ pub enum ComposeError {
 
 /// Encodes a draft as an RFC 5322 message (what an .eml file holds and SMTP or SES sends).
 pub fn to_eml(
+    to: &str,
     draft: &Draft,
     from: &str,
     sent_at: DateTime<Utc>,
@@ -45,10 +45,7 @@ pub fn to_eml(
     let from: Mailbox = from
         .parse()
         .map_err(|e| ComposeError::Address(from.to_owned(), e))?;
-    let to: Mailbox = draft
-        .to
-        .parse()
-        .map_err(|e| ComposeError::Address(draft.to.clone(), e))?;
+    let to: Mailbox = to.parse().map_err(|e| ComposeError::Address(to.to_owned(), e))?;
     let body = MultiPart::alternative_plain_html(draft.text.clone(), draft.html.clone());
     let body = match &draft.calendar {
         None => body,
@@ -87,13 +84,11 @@ pub fn html_escape(text: &str) -> String {
 }
 
 /// "Friday 15 May 2030, 11:00 (Europe/Paris)": the event's time in its own zone.
-pub fn local_time(event: &VirtualEvent) -> String {
-    let tz = chrono_tz::Tz::from_str(&event.details.time_zone).unwrap_or(chrono_tz::UTC);
-    let local = event.details.starts_at.with_timezone(&tz);
+pub fn local_time(at: DateTime<Utc>, time_zone: &str) -> String {
+    let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
     format!(
-        "{} ({})",
-        local.format("%A %-d %B %Y, %H:%M"),
-        event.details.time_zone
+        "{} ({time_zone})",
+        at.with_timezone(&tz).format("%A %-d %B %Y, %H:%M")
     )
 }
 
@@ -101,8 +96,7 @@ pub fn local_time(event: &VirtualEvent) -> String {
 pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: DateTime<Utc>) -> Calendar {
     let tz = chrono_tz::Tz::from_str(&event.details.time_zone).unwrap_or(chrono_tz::UTC);
     let start = event.details.starts_at.with_timezone(&tz);
-    let end = (event.details.starts_at + Duration::minutes(i64::from(event.details.duration_minutes)))
-        .with_timezone(&tz);
+    let end = event.details.ends_at().with_timezone(&tz);
     let seconds = tz
         .offset_from_utc_datetime(&event.details.starts_at.naive_utc())
         .fix()

@@ -79,9 +79,8 @@ impl<R: PersistedEventRepository> Emails<R> {
         let at = format!("{}:{}", event.id, fact.sequence);
         let email_of = |id: &str| event.invitations.get(id).map(|i| i.email.clone());
         let mut out = Vec::new();
-        let mut rsvp = |id: &str, kind: &'static str, draft: Option<Draft>| {
-            if let (Some(to), Some(mut draft)) = (email_of(id), draft) {
-                draft.to = to.clone();
+        let mut rsvp = |id: &str, kind: &'static str, draft: Draft| {
+            if let Some(to) = email_of(id) {
                 out.push((to, format!("rsvp:{at}:{kind}"), kind, draft));
             }
         };
@@ -99,27 +98,21 @@ impl<R: PersistedEventRepository> Emails<R> {
                     .collect();
                 return Ok(self.invitations(&event, &ids));
             }
-            F::InvitationAccepted { invitation_id, .. } => rsvp(
-                invitation_id,
-                "attending",
-                Some(self.youre_in(&event, "You're in")),
-            ),
+            F::InvitationAccepted { invitation_id, .. } => {
+                rsvp(invitation_id, "attending", self.youre_in(&event, "You're in"))
+            }
             F::TicketPaid { invitation_id, .. } => rsvp(
                 invitation_id,
                 "paid",
-                Some(self.youre_in(&event, "Ticket paid: you're in")),
+                self.youre_in(&event, "Ticket paid: you're in"),
             ),
-            F::GuestWaitlisted { invitation_id, .. } => {
-                rsvp(invitation_id, "waitlisted", Some(waitlisted(&event)))
-            }
-            F::InvitationDeclined { invitation_id, .. } => {
-                rsvp(invitation_id, "declined", Some(declined(&event)))
-            }
+            F::GuestWaitlisted { invitation_id, .. } => rsvp(invitation_id, "waitlisted", waitlisted(&event)),
+            F::InvitationDeclined { invitation_id, .. } => rsvp(invitation_id, "declined", declined(&event)),
             F::SeatHeld {
                 invitation_id, until, ..
             } => {
                 let draft = self.seat_held(&event, invitation_id, *until, "Your seat is held");
-                rsvp(invitation_id, "seat_held", Some(draft));
+                rsvp(invitation_id, "seat_held", draft);
             }
             F::WaitlistedGuestsPromoted { promotions, .. } => {
                 for p in promotions {
@@ -127,26 +120,22 @@ impl<R: PersistedEventRepository> Emails<R> {
                         Some(until) => self.seat_held(&event, &p.invitation_id, until, "A seat opened up"),
                         None => self.youre_in(&event, "A seat opened up: you're in"),
                     };
-                    rsvp(&p.invitation_id, "promoted", Some(draft));
+                    rsvp(&p.invitation_id, "promoted", draft);
                 }
             }
             F::Rescheduled(r) if was_published => {
-                let previous = {
-                    let mut before = event.clone();
-                    before.details.starts_at = r.previous_starts_at;
-                    local_time(&before)
-                };
-                for (to, draft) in everyone(&event, |_| {
-                    rescheduled(&event, &previous, fact.sequence, fact_time(fact))
-                }) {
-                    out.push((to, format!("rescheduled:{at}"), "rescheduled", draft));
+                let previous = local_time(r.previous_starts_at, &event.details.time_zone);
+                let draft = rescheduled(&event, &previous, fact.sequence, fact_time(fact));
+                let cause = format!("rescheduled:{at}");
+                for i in event.invitees() {
+                    out.push((i.email.clone(), cause.clone(), "rescheduled", draft.clone()));
                 }
             }
             F::Cancelled { message, .. } if was_published => {
-                for (to, draft) in everyone(&event, |_| {
-                    cancelled(&event, message, fact.sequence, fact_time(fact))
-                }) {
-                    out.push((to, format!("cancelled:{at}"), "cancelled", draft));
+                let draft = cancelled(&event, message, fact.sequence, fact_time(fact));
+                let cause = format!("cancelled:{at}");
+                for i in event.invitees() {
+                    out.push((i.email.clone(), cause.clone(), "cancelled", draft.clone()));
                 }
             }
             _ => {}
@@ -154,36 +143,44 @@ impl<R: PersistedEventRepository> Emails<R> {
         Ok(out)
     }
 
+    /// The invitation email: the same for every invitee but for their personal link.
     fn invitations(
         &self,
         event: &VirtualEvent,
         ids: &[String],
     ) -> Vec<(String, String, &'static str, Draft)> {
+        let title = &event.details.title;
+        let when = local_time(event.details.starts_at, &event.details.time_zone);
+        let price = event
+            .details
+            .ticket_price
+            .as_ref()
+            .map(|p| format!("\nTicket: {p} (non-refundable)"))
+            .unwrap_or_default();
+        let text = format!(
+            "You are invited to {title}.\n\nWhen: {when}\nWhere: online (the link comes once you accept){price}\n\n{}\n\n",
+            event.details.description
+        );
+        let html = format!(
+            "<p>You are invited to <strong>{}</strong>.</p><p>When: {}<br>Where: online (the link comes once you accept){}</p><p>{}</p>",
+            html_escape(title),
+            html_escape(&when),
+            html_escape(&price).replace('\n', "<br>"),
+            html_escape(&event.details.description),
+        );
+        let calendar = ics(event, "REQUEST", 0, event.details.starts_at);
         ids.iter()
             .filter_map(|id| event.invitations.get(id).map(|i| (id, i.email.clone())))
             .map(|(id, to)| {
                 let link = self.link(event, id);
-                let when = local_time(event);
-                let price = event.details.ticket_price.as_ref().map(|p| format!("\nTicket: {p} (non-refundable)")).unwrap_or_default();
-                let title = &event.details.title;
-                let text = format!(
-                    "You are invited to {title}.\n\nWhen: {when}\nWhere: online (the link comes once you accept){price}\n\n{}\n\nAccept or decline: {link}\n",
-                    event.details.description
-                );
-                let html = format!(
-                    "<p>You are invited to <strong>{}</strong>.</p><p>When: {}<br>Where: online (the link comes once you accept){}</p><p>{}</p><p><a href=\"{}\">Accept or decline</a></p>",
-                    html_escape(title),
-                    html_escape(&when),
-                    html_escape(&price).replace('\n', "<br>"),
-                    html_escape(&event.details.description),
-                    html_escape(&link),
-                );
                 let draft = Draft {
-                    to: to.clone(),
                     subject: format!("You're invited: {title}"),
-                    text,
-                    html,
-                    calendar: Some(ics(event, "REQUEST", 0, event.details.starts_at)),
+                    text: format!("{text}Accept or decline: {link}\n"),
+                    html: format!(
+                        "{html}<p><a href=\"{}\">Accept or decline</a></p>",
+                        html_escape(&link)
+                    ),
+                    calendar: Some(calendar.clone()),
                 };
                 (to, format!("invitation:{id}"), "invitation", draft)
             })
@@ -193,11 +190,10 @@ impl<R: PersistedEventRepository> Emails<R> {
     fn youre_in(&self, event: &VirtualEvent, headline: &str) -> Draft {
         let (title, when, url) = (
             &event.details.title,
-            local_time(event),
+            local_time(event.details.starts_at, &event.details.time_zone),
             &event.details.meeting_url,
         );
         Draft {
-            to: String::new(),
             subject: format!("{headline}: {title}"),
             text: format!("{headline}: {title}.\n\nWhen: {when}\nJoin here: {url}\n"),
             html: format!(
@@ -221,7 +217,6 @@ impl<R: PersistedEventRepository> Emails<R> {
         let (title, link) = (&event.details.title, self.link(event, invitation_id));
         let deadline = until.format("%H:%M UTC").to_string();
         Draft {
-            to: String::new(),
             subject: format!("{headline}: {title}"),
             text: format!("{headline} for {title} until {deadline}. Pay to confirm it: {link}\n"),
             html: format!(
@@ -236,24 +231,9 @@ impl<R: PersistedEventRepository> Emails<R> {
     }
 }
 
-/// Every invitee who has not been revoked.
-fn everyone(event: &VirtualEvent, draft: impl Fn(&str) -> Draft) -> Vec<(String, Draft)> {
-    event
-        .invitations
-        .values()
-        .filter(|i| i.state != GuestState::Revoked)
-        .map(|i| {
-            let mut d = draft(&i.email);
-            d.to = i.email.clone();
-            (i.email.clone(), d)
-        })
-        .collect()
-}
-
 fn waitlisted(event: &VirtualEvent) -> Draft {
     let title = &event.details.title;
     Draft {
-        to: String::new(),
         subject: format!("You're on the waitlist: {title}"),
         text: format!(
             "{title} is full. You're on the waitlist, and we'll write as soon as a seat opens up.\n"
@@ -269,7 +249,6 @@ fn waitlisted(event: &VirtualEvent) -> Draft {
 fn declined(event: &VirtualEvent) -> Draft {
     let title = &event.details.title;
     Draft {
-        to: String::new(),
         subject: format!("You declined: {title}"),
         text: format!(
             "You declined {title}. You can change your mind with your invitation link until it starts.\n"
@@ -288,9 +267,9 @@ fn rescheduled(
     sequence: usize,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Draft {
-    let (title, when) = (&event.details.title, local_time(event));
+    let title = &event.details.title;
+    let when = local_time(event.details.starts_at, &event.details.time_zone);
     Draft {
-        to: String::new(),
         subject: format!("New time: {title}"),
         text: format!("{title} moved.\n\nWas: {previous}\nNow: {when}\n"),
         html: format!(
@@ -311,7 +290,6 @@ fn cancelled(
 ) -> Draft {
     let title = &event.details.title;
     Draft {
-        to: String::new(),
         subject: format!("Cancelled: {title}"),
         text: format!("{title} is cancelled. A word from the organizer:\n\n{message}\n"),
         html: format!(
@@ -340,7 +318,7 @@ impl<R: PersistedEventRepository> Projector for Emails<R> {
                 continue;
             }
             let id = outbox::message_id(&recipient, &cause);
-            let eml = to_eml(&draft, &self.settings.from, created_at, &id)
+            let eml = to_eml(&recipient, &draft, &self.settings.from, created_at, &id)
                 .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
             let message = OutboxMessage {
                 recipient,
