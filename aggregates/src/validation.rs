@@ -104,6 +104,17 @@ fn bounded_text(raw: &str, max: usize, required: bool) -> Result<String, String>
     Ok(t.to_owned())
 }
 
+/// How many addresses one Invite may carry.
+pub fn invite_count(n: usize) -> Result<(), String> {
+    if (1..=MAX_INVITES_PER_CALL).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!(
+            "give 1 to {MAX_INVITES_PER_CALL} addresses per call, got {n}"
+        ))
+    }
+}
+
 /// An IANA time zone name such as `Europe/Paris`.
 pub fn time_zone(raw: &str) -> Result<String, String> {
     chrono_tz::Tz::from_str(raw.trim())

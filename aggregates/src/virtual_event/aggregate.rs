@@ -492,14 +492,7 @@ impl VirtualEvent {
     ) -> Result<(), VirtualEventError> {
         self.require_organizer(organizer)?;
         self.require_before_start(now)?;
-        if emails.is_empty() || emails.len() > v::MAX_INVITES_PER_CALL {
-            let message = format!(
-                "give 1 to {} addresses per call, got {}",
-                v::MAX_INVITES_PER_CALL,
-                emails.len()
-            );
-            return Err(invalid("emails", message));
-        }
+        v::invite_count(emails.len()).map_err(|m| invalid("emails", m))?;
         let mut errors = ValidationErrors::default();
         let mut seen = HashSet::new();
         let mut invitations = Vec::new();

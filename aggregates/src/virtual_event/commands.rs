@@ -169,14 +169,7 @@ impl VirtualEventCommand {
                 e.check("message", v::cancel_message(message));
             }
             Self::Invite { emails, .. } => {
-                if emails.is_empty() || emails.len() > v::MAX_INVITES_PER_CALL {
-                    let message = format!(
-                        "give 1 to {} addresses per call, got {}",
-                        v::MAX_INVITES_PER_CALL,
-                        emails.len()
-                    );
-                    e.add("emails", message);
-                }
+                e.check("emails", v::invite_count(emails.len()));
                 for (i, raw) in emails.iter().enumerate() {
                     e.check(&format!("emails[{i}]"), v::email(raw));
                 }

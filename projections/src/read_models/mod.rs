@@ -49,5 +49,9 @@ mod tests {
         check(DailyInvitationStats::default(), |m| {
             (m.event_id, m.day) = ("e".into(), "d".into())
         });
+        check(InvitationToken::default(), |m| m.token_hash = "h".into());
+        check(crate::email::outbox::OutboxMessage::default(), |m| {
+            (m.recipient, m.cause) = ("a@b.c".into(), "invitation:i".into())
+        });
     }
 }
