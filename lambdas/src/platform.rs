@@ -58,7 +58,8 @@ impl Platform {
             .with_context(|| format!("opening the event store {}", data_dir.event_store().display()))?;
         let secret = invitation_secret(data_dir)?;
         let tokens = InvitationTokens::new(&secret)?;
-        let blob_secret = derive_key(&secret, b"slsplay local blob uploads");
+        // Uploads get a key of their own, derived from the platform's secret.
+        let blob_secret = crate::api::blobs::hmac(&secret, b"slsplay local blob uploads");
         let clock = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens.clone());
         let commands = CommandService::new(store.clone(), upcasters(), services, clock.clone());
@@ -123,12 +124,4 @@ fn invitation_secret(data_dir: &DataDir) -> anyhow::Result<Vec<u8>> {
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// A key for one purpose, derived from the platform's secret so that each use has its own.
-fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
-    use hmac::{Hmac, KeyInit, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(purpose);
-    mac.finalize().into_bytes().to_vec()
 }

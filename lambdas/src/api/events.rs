@@ -9,7 +9,7 @@ use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{CreateEvent, UpdateDetails, VirtualEventCommand};
 use slsplay_projections::read_models::{DailyInvitationStats, MeetingLink, OrganizerEvent};
 use slsplay_projections::schema::Key;
-use slsplay_projections::store::ReadQueries;
+use slsplay_projections::store::{Queries, ReadQueries, ReadStoreError};
 use utoipa::ToSchema;
 
 use super::body::{ApiQuery, EventId, Fields, JsonObject};
@@ -194,7 +194,9 @@ pub async fn show(
         _ => return Err(Problem::not_found()),
     };
     let meeting_url = if sees_link {
-        meeting_url(&state, &event_id).await?
+        meeting_url(&state.queries, &event_id)
+            .await
+            .map_err(|e| ApiState::read_failed(&e))?
     } else {
         None
     };
@@ -203,12 +205,9 @@ pub async fn show(
     Ok(([(header::ETAG, etag(version))], Json(event)).into_response())
 }
 
-pub async fn meeting_url(state: &ApiState, event_id: &str) -> ApiResult<Option<String>> {
-    let link: Option<MeetingLink> = state
-        .queries
-        .get(&Key::new(event_id))
-        .await
-        .map_err(|e| ApiState::read_failed(&e))?;
+/// The meeting link, for callers who already know they may see it (GraphQL reads it too).
+pub async fn meeting_url(queries: &Queries, event_id: &str) -> Result<Option<String>, ReadStoreError> {
+    let link: Option<MeetingLink> = queries.get(&Key::new(event_id)).await?;
     Ok(link.map(|l| l.meeting_url))
 }
 

@@ -131,10 +131,9 @@ pub async fn list_mine(
             next_cursor: None,
         }));
     };
-    let keep = |i: &InvitationByEmail| {
-        i.rsvp != "revoked" && i.event_status != "deleted" && i.event_status != "draft"
-    };
-    state.list(email, &query, keep, MyInvitation::from).await
+    state
+        .list(email, &query, InvitationByEmail::listed, MyInvitation::from)
+        .await
 }
 
 /// How a guest proves which invitation is theirs: the link's token (then a stale sign-in
@@ -238,7 +237,9 @@ pub async fn mine(
         .filter(|p| p.status != "draft")
         .ok_or_else(not_found)?;
     let link = if guest.rsvp == "attending" {
-        meeting_url(&state, &event_id).await?
+        meeting_url(&state.queries, &event_id)
+            .await
+            .map_err(|e| ApiState::read_failed(&e))?
     } else {
         None
     };

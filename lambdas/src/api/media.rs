@@ -15,7 +15,6 @@ use super::body::{EventId, Fields, JsonObject};
 use super::problem::{ApiResult, Problem};
 use super::views::Accepted;
 use super::{ApiState, if_match};
-use crate::auth::Identity;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,20 +74,6 @@ fn kind_name(kind: MediaKind) -> &'static str {
     }
 }
 
-/// Media is the organizer's alone. The write side decides, since a just-created event may not
-/// be in the read models yet; guests get a 403, anyone else the 404 of a missing event.
-async fn ensure_organizer(state: &ApiState, caller: &Identity, event_id: &str) -> ApiResult<()> {
-    let organizer = state
-        .commands
-        .organizer(event_id)
-        .await
-        .map_err(Problem::from_command)?;
-    if organizer.as_deref() == Some(caller.subject.as_str()) {
-        return Ok(());
-    }
-    Err(state.not_organizer(caller, event_id).await)
-}
-
 fn prefix(event_id: &str, kind: MediaKind) -> String {
     format!("events/{event_id}/{}/", kind_name(kind))
 }
@@ -115,7 +100,7 @@ pub async fn presign(
         _ => None,
     };
     let (kind, content_type) = f.finish(kind.zip(content_type))?;
-    ensure_organizer(&state, &caller, &event_id).await?;
+    state.ensure_organizer(&caller, &event_id).await?;
     let key = format!("{}{}", prefix(&event_id, kind), uuid::Uuid::now_v7());
     let form = state
         .blobs
@@ -151,7 +136,7 @@ pub async fn attach(
         );
     }
     let (kind, object_key) = f.finish(kind.zip(object_key))?;
-    ensure_organizer(&state, &caller, &event_id).await?;
+    state.ensure_organizer(&caller, &event_id).await?;
     let blob = state
         .blobs
         .stat(&object_key)

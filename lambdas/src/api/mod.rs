@@ -250,6 +250,20 @@ impl ApiState {
         }
     }
 
+    /// The organizer alone passes. The write side decides, since a just-created event may not
+    /// be in the read models yet; guests get a 403, anyone else the 404 of a missing event.
+    pub async fn ensure_organizer(&self, caller: &Identity, event_id: &str) -> ApiResult<()> {
+        let organizer = self
+            .commands
+            .organizer(event_id)
+            .await
+            .map_err(Problem::from_command)?;
+        if organizer.as_deref() == Some(caller.subject.as_str()) {
+            return Ok(());
+        }
+        Err(self.not_organizer(caller, event_id).await)
+    }
+
     /// Runs an organizer's command for `caller` and answers once the read models show it; a
     /// refusal because they are not the organizer becomes a 404 unless they are a guest of
     /// the event.
@@ -268,14 +282,7 @@ impl ApiState {
         // The version check comes before the aggregate's own checks: without this, a 412
         // would tell anyone that the event exists and at which version.
         if expected_version.is_some() {
-            let organizer = self
-                .commands
-                .organizer(event_id)
-                .await
-                .map_err(Problem::from_command)?;
-            if organizer.as_deref() != Some(caller.subject.as_str()) {
-                return Err(self.not_organizer(caller, event_id).await);
-            }
+            self.ensure_organizer(caller, event_id).await?;
         }
         let context = CommandContext::new(caller.actor());
         match self

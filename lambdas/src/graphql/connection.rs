@@ -15,8 +15,9 @@ pub trait Keyed {
     fn sort_key(&self) -> String;
 }
 
-pub const DEFAULT_FIRST: i32 = 25;
-pub const MAX_FIRST: i32 = 100;
+// The same page sizes as the REST lists.
+const DEFAULT_FIRST: i32 = crate::api::cursor::DEFAULT_LIMIT as i32;
+const MAX_FIRST: i32 = crate::api::cursor::MAX_LIMIT as i32;
 
 /// One page: `fetch(after, limit)` returns the items and, when more follow, the last key.
 pub async fn page<T, F, Fut>(first: Option<i32>, after: Option<String>, fetch: F) -> Result<Connection<T>>

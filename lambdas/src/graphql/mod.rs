@@ -11,10 +11,10 @@ pub mod types;
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, Object, Result, Schema};
+use async_graphql::{Context, EmptySubscription, ID, Object, Result, Schema};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router, middleware};
@@ -50,9 +50,9 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn require(&self) -> Result<&Identity> {
-        self.identity.as_ref().ok_or_else(|| {
-            async_graphql::Error::new("sign in first").extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-        })
+        self.identity
+            .as_ref()
+            .ok_or_else(|| types::unauthenticated("sign in first"))
     }
 }
 
@@ -214,7 +214,7 @@ impl Me {
             let items = page
                 .items
                 .into_iter()
-                .filter(|i| i.rsvp != "revoked" && i.event_status != "draft" && i.event_status != "deleted")
+                .filter(InvitationByEmail::listed)
                 .map(|row| Invitation { row })
                 .collect();
             Ok((items, page.last_sort_key))
@@ -303,12 +303,11 @@ async fn execute(
         }
     };
     // Forwarded to the command API only once verified.
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(_, token)| token.trim().to_owned())
-        .filter(|_| identity.is_some());
+    let bearer = crate::auth::bearer(&headers)
+        .ok()
+        .flatten()
+        .filter(|_| identity.is_some())
+        .map(str::to_owned);
     let request = request
         .into_inner()
         .data(Viewer { identity, bearer })

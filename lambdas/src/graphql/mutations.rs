@@ -3,9 +3,7 @@
 //! in the payload; the event is read back from the read models.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, Enum, ErrorExtensions, InputObject, MaybeUndefined, Object, Result, SimpleObject,
-};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -49,9 +47,6 @@ impl EventPayload {
         let Some(id) = &self.event_id else {
             return Ok(None);
         };
-        if !self.user_errors.is_empty() {
-            return Ok(None);
-        }
         let page = ctx
             .data::<DataLoader<EventLoader>>()?
             .load_one(id.clone())
@@ -219,10 +214,9 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
             user_errors: Vec::new(),
             via_invitation_link: call.invitation_token.is_some(),
         }),
-        CommandAnswer::Refused { status: 401, problem } => Err(async_graphql::Error::new(
+        CommandAnswer::Refused { status: 401, problem } => Err(super::types::unauthenticated(
             problem["detail"].as_str().unwrap_or("sign in first"),
-        )
-        .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))),
+        )),
         CommandAnswer::Refused { problem, .. } => {
             let code = problem["type"]
                 .as_str()

@@ -5,12 +5,12 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ErrorExtensions, ID, Interface, Object, Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use slsplay_projections::read_models::{DailyInvitationStats, EventPage, GuestListEntry, MeetingLink};
-use slsplay_projections::schema::Key;
+use slsplay_projections::read_models::{DailyInvitationStats, EventPage, GuestListEntry};
 use slsplay_projections::store::ReadQueries;
 
 use super::loaders::InvitationLoader;
 use super::{Services, Viewer, connection};
+use crate::api::events::meeting_url;
 
 /// A global id: the type and the key, so `node(id:)` can find any object.
 pub fn global_id(kind: &str, key: &str) -> ID {
@@ -39,6 +39,10 @@ impl CursorType for PageCursor {
     fn encode_cursor(&self) -> String {
         crate::api::cursor::encode(&self.0)
     }
+}
+
+pub fn unauthenticated(message: &str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
 }
 
 pub fn forbidden(message: &str) -> async_graphql::Error {
@@ -249,12 +253,9 @@ impl Event {
             return Ok(None);
         }
         let services = ctx.data::<Services>()?;
-        let link: Option<MeetingLink> = services
-            .queries
-            .get(&Key::new(self.page.event_id.as_str()))
+        meeting_url(&services.queries, &self.page.event_id)
             .await
-            .map_err(unavailable)?;
-        Ok(link.map(|l| l.meeting_url))
+            .map_err(unavailable)
     }
 
     /// The guest list: the organizer's only.
@@ -425,12 +426,8 @@ impl LinkInvitation {
         if self.row.rsvp != "attending" {
             return Ok(None);
         }
-        let link: Option<MeetingLink> = ctx
-            .data::<Services>()?
-            .queries
-            .get(&Key::new(self.page.event_id.as_str()))
+        meeting_url(&ctx.data::<Services>()?.queries, &self.page.event_id)
             .await
-            .map_err(unavailable)?;
-        Ok(link.map(|l| l.meeting_url))
+            .map_err(unavailable)
     }
 }
