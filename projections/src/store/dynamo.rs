@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ReadStore, ReadStoreError, ReadTx};
+use super::{ReadStore, ReadStoreError, ReadTx, decode};
 use crate::schema::{ColumnType, Key, ReadModel, Row, Table};
 
 const STATE: &str = "ProjectionState";
@@ -173,13 +173,6 @@ fn to_row(table: &Table, item: &HashMap<String, AttributeValue>) -> Row {
             (c.name.to_owned(), value)
         })
         .collect()
-}
-
-fn decode<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
-    M::from_row(row).map_err(|source| ReadStoreError::Decode {
-        table: M::TABLE.name,
-        source,
-    })
 }
 
 /// A row's value as of the checkpoint, kept in the intent.
@@ -637,7 +630,7 @@ impl super::ReadQueries for DynamoReadStore {
                     .into_iter()
                     .flatten()
                 {
-                    found.push(decode_row::<M>(to_row(&table, item))?);
+                    found.push(decode::<M>(to_row(&table, item))?);
                 }
                 if let Some(left) = answer.unprocessed_keys().and_then(|u| u.get(&name)) {
                     pending = left.keys().to_vec();
@@ -663,7 +656,7 @@ impl super::ReadQueries for DynamoReadStore {
             .map_err(storage)?;
         found
             .item()
-            .map(|item| decode_row::<M>(to_row(&table, item)))
+            .map(|item| decode::<M>(to_row(&table, item)))
             .transpose()
     }
 
@@ -715,7 +708,7 @@ impl super::ReadQueries for DynamoReadStore {
                     Some(AttributeValue::S(s)) => Some(s.clone()),
                     _ => None,
                 };
-                rows.push((sort_key, decode_row::<M>(to_row(&table, item))?));
+                rows.push((sort_key, decode::<M>(to_row(&table, item))?));
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() && rows.len() <= limit => start = Some(k),
@@ -734,11 +727,4 @@ impl super::ReadQueries for DynamoReadStore {
             last_sort_key,
         })
     }
-}
-
-fn decode_row<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
-    M::from_row(row).map_err(|source| ReadStoreError::Decode {
-        table: M::TABLE.name,
-        source,
-    })
 }

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use crate::schema::{Key, ReadModel};
+use crate::schema::{Key, ReadModel, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadStoreError {
@@ -124,4 +124,12 @@ impl ReadQueries for Queries {
             Self::Dynamo(q) => q.page(partition, after, limit).await,
         }
     }
+}
+
+/// A stored row as its model; a row the model cannot read names its table.
+fn decode<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
+    M::from_row(row).map_err(|source| ReadStoreError::Decode {
+        table: M::TABLE.name,
+        source,
+    })
 }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{ReadStore, ReadStoreError, ReadTx};
+use super::{ReadStore, ReadStoreError, ReadTx, decode};
 use crate::read_models::TABLES;
 use crate::schema::{ColumnType, Key, ReadModel, Row, Table};
 
@@ -245,13 +245,6 @@ fn read_row(table: &Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         out.insert(c.name.to_owned(), value);
     }
     Ok(out)
-}
-
-fn decode<M: ReadModel>(row: Row) -> Result<M, ReadStoreError> {
-    M::from_row(row).map_err(|source| ReadStoreError::Decode {
-        table: M::TABLE.name,
-        source,
-    })
 }
 
 impl SqliteTx {
