@@ -14,9 +14,9 @@ use crate::api::blobs::LocalBlobs;
 use crate::api::idempotency::IdempotencyStore;
 use crate::api::rate_limit::RateLimit;
 use crate::api::{ApiLimits, ApiState};
+use crate::auth::JwtVerifier;
 use crate::auth::dev_oidc::{DevOidc, LocalJwks, TestIdentity};
-use crate::auth::jwt::HttpJwks;
-use crate::auth::{JwtVerifier, OidcSettings};
+use crate::auth::jwt::Trust;
 use crate::config::{DataDir, DevConfig};
 use crate::graphql::commands::CommandApi;
 use crate::graphql::{self, GraphqlMode, GraphqlState};
@@ -259,21 +259,12 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
     let data_dir = &config.data_dir;
     let (verifier, dev_oidc) = match &config.api.oidc_issuer {
         Some(issuer) => {
-            let issuer = issuer.trim_end_matches('/').to_owned();
-            let url = config
-                .api
-                .oidc_jwks_url
-                .clone()
-                .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
-            let settings = OidcSettings {
+            let trust = Trust::new(
                 issuer,
-                audiences: config.api.oidc_audience.clone(),
-            };
-            let source = HttpJwks {
-                url,
-                client: reqwest::Client::new(),
-            };
-            (JwtVerifier::new(settings, Box::new(source)), None)
+                config.api.oidc_audience.clone(),
+                config.api.oidc_jwks_url.clone(),
+            );
+            (trust.verifier(), None)
         }
         None => {
             let provider = Arc::new(DevOidc::open(&data_dir.dev_oidc_key(), &config.mail.public_url)?);

@@ -25,6 +25,34 @@ pub trait JwksSource: Send + Sync {
     fn fetch(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send + '_>>;
 }
 
+/// Which OpenID issuer to trust, and where it publishes its keys.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub oidc: OidcSettings,
+    pub jwks_url: String,
+}
+
+impl Trust {
+    /// Tokens of `issuer` for one of `audiences`; its keys at `jwks_url`, else where Cognito
+    /// publishes them (`{issuer}/.well-known/jwks.json`).
+    pub fn new(issuer: &str, audiences: Vec<String>, jwks_url: Option<String>) -> Self {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let jwks_url = jwks_url.unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        Self {
+            oidc: OidcSettings { issuer, audiences },
+            jwks_url,
+        }
+    }
+
+    pub fn verifier(&self) -> JwtVerifier {
+        let source = HttpJwks {
+            url: self.jwks_url.clone(),
+            client: reqwest::Client::new(),
+        };
+        JwtVerifier::new(self.oidc.clone(), Box::new(source))
+    }
+}
+
 /// The JWKS document at a URL (Cognito: `{issuer}/.well-known/jwks.json`).
 pub struct HttpJwks {
     pub url: String,

@@ -20,13 +20,12 @@ use slsplay_projections::store::Queries;
 use slsplay_projections::store::dynamo::DynamoReadStore;
 
 use super::idempotency::DynamoIdempotency;
-use super::lambda::env;
+use super::lambda::{env, invitation_secret};
 use super::s3::S3Blobs;
 use crate::api::blobs::BlobStore;
 use crate::api::rate_limit::{RateLimit, RateLimiter};
 use crate::api::{self, ApiLimits, ApiState};
-use crate::auth::jwt::HttpJwks;
-use crate::auth::{JwtVerifier, OidcSettings};
+pub use crate::auth::jwt::Trust;
 use crate::graphql::commands::CommandApi;
 use crate::graphql::{self, GraphqlMode, GraphqlState, Services};
 
@@ -38,36 +37,19 @@ const NO_LIMIT: RateLimit = RateLimit {
     burst: 0.0,
 };
 
-/// Which OpenID issuer the Lambdas trust (Cognito's user pool on AWS).
-#[derive(Debug, Clone)]
-pub struct Trust {
-    pub oidc: OidcSettings,
-    pub jwks_url: String,
-}
-
-impl Trust {
-    pub fn from_env() -> Result<Self, Error> {
-        let issuer = env("OIDC_ISSUER")?.trim_end_matches('/').to_owned();
-        let audiences = env("OIDC_AUDIENCE")?
-            .split(',')
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .collect();
-        let jwks_url =
-            std::env::var("OIDC_JWKS_URL").unwrap_or_else(|_| format!("{issuer}/.well-known/jwks.json"));
-        Ok(Self {
-            oidc: OidcSettings { issuer, audiences },
-            jwks_url,
-        })
-    }
-
-    fn verifier(&self) -> Arc<JwtVerifier> {
-        let source = HttpJwks {
-            url: self.jwks_url.clone(),
-            client: reqwest::Client::new(),
-        };
-        Arc::new(JwtVerifier::new(self.oidc.clone(), Box::new(source)))
-    }
+/// Which OpenID issuer the Lambdas trust (Cognito's user pool on AWS): `OIDC_ISSUER`,
+/// `OIDC_AUDIENCE` (comma separated) and optionally `OIDC_JWKS_URL`.
+fn trust_from_env() -> Result<Trust, Error> {
+    let audiences = env("OIDC_AUDIENCE")?
+        .split(',')
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    Ok(Trust::new(
+        &env("OIDC_ISSUER")?,
+        audiences,
+        std::env::var("OIDC_JWKS_URL").ok(),
+    ))
 }
 
 /// The API Lambda's configuration.
@@ -85,17 +67,15 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     pub fn from_env() -> Result<Self, Error> {
-        use base64::Engine;
         Ok(Self {
             event_table_prefix: env("EVENT_TABLE_PREFIX")?,
             read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
             idempotency_table: env("IDEMPOTENCY_TABLE")?,
-            invitation_secret: base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(env("INVITATION_SECRET")?.trim())?,
+            invitation_secret: invitation_secret()?,
             media_bucket: env("MEDIA_BUCKET")?,
             media_base_url: env("MEDIA_BASE_URL")?,
             s3_endpoint: std::env::var("S3_ENDPOINT").ok(),
-            trust: Trust::from_env()?,
+            trust: trust_from_env()?,
         })
     }
 }
@@ -116,14 +96,13 @@ impl GraphqlConfig {
             read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
             media_base_url: env("MEDIA_BASE_URL")?,
             command_api_url: env("COMMAND_API_URL")?,
-            trust: Trust::from_env()?,
+            trust: trust_from_env()?,
         })
     }
 }
 
-fn queries(sdk: &aws_config::SdkConfig, prefix: &str) -> Queries {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
-    Queries::Dynamo(DynamoReadStore::new(client, prefix, TABLES))
+fn queries(dynamodb: &aws_sdk_dynamodb::Client, prefix: &str) -> Queries {
+    Queries::Dynamo(DynamoReadStore::new(dynamodb.clone(), prefix, TABLES))
 }
 
 /// The command API under `/api`, as the API Lambda serves it.
@@ -131,8 +110,9 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
     let clock = Arc::new(SystemClock);
     let tokens = InvitationTokens::new(&config.invitation_secret)?;
     let services = VirtualEventServices::new(clock.clone(), tokens);
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let tables = DynamoTables::with_prefix(&config.event_table_prefix);
-    let store = dynamo_repository(aws_sdk_dynamodb::Client::new(sdk), &tables);
+    let store = dynamo_repository(dynamodb.clone(), &tables);
     let commands = CommandService::new(store, upcasters(), services, clock.clone());
     let blobs = S3Blobs {
         bucket: config.media_bucket.clone(),
@@ -144,8 +124,8 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
     };
     let state = ApiState {
         commands: Arc::new(commands),
-        queries: queries(sdk, &config.read_model_table_prefix),
-        verifier: config.trust.verifier(),
+        queries: queries(&dynamodb, &config.read_model_table_prefix),
+        verifier: Arc::new(config.trust.verifier()),
         blobs: Arc::new(blobs),
         clock,
     };
@@ -153,13 +133,16 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
         rate: NO_LIMIT,
         ..ApiLimits::default()
     };
-    let keys = DynamoIdempotency::new(aws_sdk_dynamodb::Client::new(sdk), &config.idempotency_table);
+    let keys = DynamoIdempotency::new(dynamodb, &config.idempotency_table);
     Ok(Router::new().nest("/api", api::router(state, limits, Arc::new(keys))))
 }
 
 /// GraphQL under `/graphql`, as its Lambda serves it: no introspection, no GraphiQL.
 pub fn graphql_router(sdk: &aws_config::SdkConfig, config: &GraphqlConfig) -> Router {
-    let queries = queries(sdk, &config.read_model_table_prefix);
+    let queries = queries(
+        &aws_sdk_dynamodb::Client::new(sdk),
+        &config.read_model_table_prefix,
+    );
     let services = Services {
         queries: queries.clone(),
         blobs: Arc::new(MediaUrls(config.media_base_url.clone())),
@@ -168,7 +151,7 @@ pub fn graphql_router(sdk: &aws_config::SdkConfig, config: &GraphqlConfig) -> Ro
     let mode = GraphqlMode { introspection: false };
     let state = GraphqlState {
         schema: graphql::schema(services, mode),
-        verifier: config.trust.verifier(),
+        verifier: Arc::new(config.trust.verifier()),
         queries,
         mode,
     };

@@ -25,10 +25,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The event store, from `EVENT_TABLE_PREFIX` (tables `{prefix}Events` and `{prefix}Snapshots`).
-pub fn event_store(config: &aws_config::SdkConfig) -> Result<DynamoRepository, lambda_runtime::Error> {
+/// The event store, from `EVENT_TABLE_PREFIX` (tables `{prefix}Events` and `{prefix}Snapshots`),
+/// on a clone of `dynamodb` (clones share one connection pool).
+pub fn event_store(dynamodb: &aws_sdk_dynamodb::Client) -> Result<DynamoRepository, lambda_runtime::Error> {
     let tables = DynamoTables::with_prefix(&env("EVENT_TABLE_PREFIX")?);
-    Ok(dynamo_repository(aws_sdk_dynamodb::Client::new(config), &tables))
+    Ok(dynamo_repository(dynamodb.clone(), &tables))
 }
 
 /// The builders' queue URLs: `READ_MODELS_QUEUE_URL`, `EMAILS_QUEUE_URL`, `SEARCH_QUEUE_URL`.
@@ -43,9 +44,13 @@ pub fn queue_urls() -> Result<HashMap<String, String>, lambda_runtime::Error> {
     .collect()
 }
 
-/// The key of invitation tokens, base64url in `INVITATION_SECRET` (from Secrets Manager).
-pub fn invitation_tokens() -> Result<InvitationTokens, lambda_runtime::Error> {
+/// The platform's secret, base64url in `INVITATION_SECRET` (from Secrets Manager).
+pub fn invitation_secret() -> Result<Vec<u8>, lambda_runtime::Error> {
     use base64::Engine;
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(env("INVITATION_SECRET")?.trim())?;
-    Ok(InvitationTokens::new(&secret)?)
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(env("INVITATION_SECRET")?.trim())?)
+}
+
+/// The key of invitation tokens, from `INVITATION_SECRET`.
+pub fn invitation_tokens() -> Result<InvitationTokens, lambda_runtime::Error> {
+    Ok(InvitationTokens::new(&invitation_secret()?)?)
 }

@@ -38,26 +38,31 @@ async fn main() -> Result<(), Error> {
     let prefix = env("READ_MODEL_TABLE_PREFIX")?;
     match env("BUILDER")?.as_str() {
         "read_models" => {
-            let store = DynamoReadStore::new(dynamodb, prefix, TABLES);
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, TABLES);
             serve(Builder::new(
                 ReadModels,
                 store,
-                event_store(&config)?,
+                event_store(&dynamodb)?,
                 upcasters(),
             ))
             .await
         }
         "emails" => {
-            let store = DynamoReadStore::new(dynamodb, prefix, &[OutboxMessage::TABLE]);
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, &[OutboxMessage::TABLE]);
             let settings = MailSettings {
                 from: env("MAIL_FROM")?,
                 public_url: env("PUBLIC_URL")?.trim_end_matches('/').to_owned(),
             };
-            let emails = Emails::new(event_store(&config)?, upcasters(), invitation_tokens()?, settings);
-            serve(Builder::new(emails, store, event_store(&config)?, upcasters())).await
+            let emails = Emails::new(
+                event_store(&dynamodb)?,
+                upcasters(),
+                invitation_tokens()?,
+                settings,
+            );
+            serve(Builder::new(emails, store, event_store(&dynamodb)?, upcasters())).await
         }
         "search" => {
-            let store = DynamoReadStore::new(dynamodb, prefix, &[]);
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, &[]);
             let credentials = config.credentials_provider().ok_or("no AWS credentials")?;
             let region = config.region().cloned().ok_or("no AWS region")?;
             let index = OpenSearchIndex::new(
@@ -68,8 +73,8 @@ async fn main() -> Result<(), Error> {
                 &env("OPENSEARCH_SERVICE")?,
             )?;
             index.ensure_index().await?;
-            let search = Search::new(event_store(&config)?, upcasters(), Arc::new(index));
-            serve(Builder::new(search, store, event_store(&config)?, upcasters())).await
+            let search = Search::new(event_store(&dynamodb)?, upcasters(), Arc::new(index));
+            serve(Builder::new(search, store, event_store(&dynamodb)?, upcasters())).await
         }
         other => Err(format!("BUILDER must be read_models, emails or search, not `{other}`").into()),
     }
