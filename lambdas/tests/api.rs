@@ -3,13 +3,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use support::{Dev, slsplay};
+use support::{Dev, token};
 
 struct Api {
     base: String,
@@ -110,21 +109,6 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-fn token(data_dir: &Path, email: &str, extra: &[&str]) -> String {
-    let output = slsplay()
-        .args(["dev-token", "--email", email, "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 fn new_event(title: &str) -> Value {
@@ -827,6 +811,7 @@ async fn a_caller_over_the_rate_limit_is_told_when_to_come_back() {
         statuses.push(api.get("/api/events", &busy).await.status);
     }
     assert_eq!(&statuses[..3], [200, 200, 200], "a burst of three is allowed");
+    assert_eq!(&statuses[3..], [429, 429], "then the caller waits");
     let limited = api.get("/api/events", &busy).await;
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());

@@ -18,7 +18,7 @@ use slsplay_lambdas::graphql::{self, ApiSchema, GraphqlMode, Services, Viewer};
 use slsplay_projections::read_models::{EventPage, InvitationByEmail};
 use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
 use slsplay_projections::store::{Queries, ReadStore, ReadTx};
-use support::{Dev, slsplay};
+use support::{Dev, token};
 
 struct InProcess {
     schema: ApiSchema,
@@ -222,15 +222,6 @@ async fn introspection_is_for_local_development_only() {
     assert!(answer["data"]["__schema"]["types"].is_array(), "{answer}");
 }
 
-fn token(data: &std::path::Path, email: &str) -> String {
-    let out = slsplay()
-        .args(["dev-token", "--email", email, "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 async fn graphql(port: u16, token: &str, query: &str) -> Value {
     reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/graphql"))
@@ -249,8 +240,8 @@ async fn the_organizer_sees_who_accepted_through_graphql() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let dev = Dev::start(&data);
-    let organizer = token(&data, "olivia@example.com");
-    let guest = token(&data, "gus@example.com");
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let guest = token(&data, "gus@example.com", &[]);
     let starts = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
     let created = graphql(
         dev.port,
@@ -292,6 +283,17 @@ async fn the_organizer_sees_who_accepted_through_graphql() {
         "{refused}"
     );
 
+    // The guest answers once their invitation shows in their list (read models trail commands).
+    let mine = "{ viewer { invitations(first: 5) { edges { node { invitationId } } } } }";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = graphql(dev.port, &guest, mine).await;
+        if answer["data"]["viewer"]["invitations"]["edges"][0]["node"]["invitationId"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let accepted = graphql(
         dev.port,
         &guest,

@@ -14,7 +14,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Dev, slsplay};
+use support::{Dev, token};
 
 #[test]
 fn the_running_api_matches_its_spec_and_never_fails_on_any_input() {
@@ -23,17 +23,12 @@ fn the_running_api_matches_its_spec_and_never_fails_on_any_input() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let dev = Dev::start_with(&data, &[("SLSPLAY_RATE_LIMIT", "0")]);
-    let token = slsplay()
-        .args(["dev-token", "--email", "fuzzer@example.com", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap();
+    let token = token(&data, "fuzzer@example.com", &[]);
     let run = Command::new(&st)
         .current_dir(dir.path())
         .args(["run", &format!("http://127.0.0.1:{}/api/openapi.json", dev.port)])
         .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance"])
-        .args(["--header", &format!("Authorization: Bearer {}", token.trim())])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args([
             "--max-examples",
             "10",

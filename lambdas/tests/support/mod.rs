@@ -18,6 +18,22 @@ pub fn slsplay() -> Command {
     command
 }
 
+/// A token of the development sign-in for `email`, as `slsplay dev-token` prints it.
+pub fn token(data_dir: &Path, email: &str, extra: &[&str]) -> String {
+    let output = slsplay()
+        .args(["dev-token", "--email", email, "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 pub struct Dev {
     child: Child,
     pub port: u16,
@@ -86,5 +102,13 @@ impl Dev {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         self.wait_for_log("stopped");
         self.child.wait().unwrap()
+    }
+}
+
+/// A test that fails before `interrupt` leaves no server behind to slow the others down.
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
