@@ -75,6 +75,25 @@ impl Key {
             sort: Some(sort.into()),
         }
     }
+
+    /// The key as one string, for the stores' in-memory maps: partition and sort key joined by
+    /// a separator no key contains, so a partition's rows sort by their sort key.
+    pub(crate) fn cache_key(&self) -> String {
+        let mut k = scalar_text(&self.partition);
+        if let Some(sort) = &self.sort {
+            k.push('\u{1f}');
+            k.push_str(&scalar_text(sort));
+        }
+        k
+    }
+}
+
+/// A key value as text: strings as they are, numbers in decimal.
+pub(crate) fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A typed row of one table. Its fields are the table's columns.

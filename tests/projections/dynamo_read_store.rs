@@ -11,6 +11,7 @@ use slsplay_projections::read_models::{
 };
 use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::dynamo::DynamoReadStore;
+use slsplay_projections::store::sqlite::SqliteReadStore;
 use slsplay_projections::store::{ReadStore, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now, token};
 use slsplay_tests::moto::moto;
@@ -182,4 +183,32 @@ async fn inviting_a_hundred_guests_at_once_fits_although_it_changes_two_hundred_
             .invited,
         100
     );
+}
+
+/// The ids a transaction lists after writing rows whose sort keys prefix one another.
+async fn listed_in_one_transaction<S: ReadStore>(store: &S) -> Vec<String> {
+    let mut tx = store.begin().await.unwrap();
+    for id in ["ab!", "ab", "b", "a"] {
+        let row = GuestListEntry {
+            event_id: "ev-order".into(),
+            invitation_id: id.into(),
+            ..GuestListEntry::default()
+        };
+        tx.put(&row).await.unwrap();
+    }
+    tx.list::<GuestListEntry>(&Value::from("ev-order"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.invitation_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_list_a_transactions_rows_in_sort_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteReadStore::open_with(dir.path().join("read_models.sqlite3"), TABLES).unwrap();
+    let in_order = ["a", "ab", "ab!", "b"];
+    assert_eq!(listed_in_one_transaction(&sqlite).await, in_order);
+    assert_eq!(listed_in_one_transaction(&dynamo_store().await).await, in_order);
 }

@@ -190,14 +190,7 @@ struct Intent {
 }
 
 fn cache_key(table: &str, key: &Key) -> (String, String) {
-    (
-        table.to_owned(),
-        format!(
-            "{}\u{1f}{}",
-            key.partition,
-            key.sort.as_ref().map(ToString::to_string).unwrap_or_default()
-        ),
-    )
+    (table.to_owned(), key.cache_key())
 }
 
 struct Cached {

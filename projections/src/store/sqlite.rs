@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{ReadStore, ReadStoreError, ReadTx, decode};
 use crate::read_models::TABLES;
-use crate::schema::{ColumnType, Key, ReadModel, Row, Table};
+use crate::schema::{ColumnType, Key, ReadModel, Row, Table, scalar_text};
 
 const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS projection_checkpoints (
     projection    TEXT    NOT NULL,
@@ -161,23 +161,6 @@ fn sql(value: &Value) -> ToSqlOutput<'static> {
     })
 }
 
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The cache key of a row: partition and sort key, joined by a separator no key contains.
-fn cache_key(key: &Key) -> String {
-    let mut k = scalar_text(&key.partition);
-    if let Some(sort) = &key.sort {
-        k.push('\u{1f}');
-        k.push_str(&scalar_text(sort));
-    }
-    k
-}
-
 /// The four statements of each table, written once.
 struct Statements {
     get: String,
@@ -250,7 +233,7 @@ fn read_row(table: &Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 impl SqliteTx {
     fn load<M: ReadModel>(&mut self, key: &Key) -> Result<Option<M>, ReadStoreError> {
         let table = M::TABLE;
-        let cache = (table.name, cache_key(key));
+        let cache = (table.name, key.cache_key());
         if let Some(cached) = self.rows.get(&cache) {
             return Ok(cached.model.as_deref().map(typed::<M>));
         }
@@ -280,7 +263,7 @@ impl SqliteTx {
     fn write<M: ReadModel>(&mut self, key: &Key, model: Option<M>) {
         let model = model.map(|m| Box::new(m) as Box<dyn CachedModel>);
         self.rows.insert(
-            (M::TABLE.name, cache_key(key)),
+            (M::TABLE.name, key.cache_key()),
             Cached {
                 table: M::TABLE,
                 key: key.clone(),
@@ -371,7 +354,7 @@ impl ReadTx for SqliteTx {
         // transaction changed wins over what is stored.
         let mut rows: BTreeMap<String, M> = BTreeMap::new();
         for row in stored {
-            let key = cache_key(&table.key_of(&row));
+            let key = table.key_of(&row).cache_key();
             rows.insert(key, decode(row)?);
         }
         for ((name, cache), cached) in &self.rows {
