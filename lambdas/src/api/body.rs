@@ -53,10 +53,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
-/// Reads typed fields out of a JSON object, collecting every failure.
+/// Reads typed fields out of a JSON object, collecting every failure. Each field read is
+/// taken out, so what is left at the end is unknown.
 pub struct Fields {
     map: Map<String, Value>,
-    known: Vec<&'static str>,
     pub errors: ValidationErrors,
 }
 
@@ -64,14 +64,12 @@ impl Fields {
     pub fn new(JsonObject(map): JsonObject) -> Self {
         Self {
             map,
-            known: Vec::new(),
             errors: ValidationErrors::default(),
         }
     }
 
     fn take(&mut self, name: &'static str) -> Option<Value> {
-        self.known.push(name);
-        self.map.get(name).cloned()
+        self.map.remove(name)
     }
 
     /// Present and not null.
@@ -194,13 +192,7 @@ impl Fields {
     }
 
     fn reject_unknown(&mut self) {
-        let unknown: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| !self.known.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for k in unknown {
+        for (k, _) in std::mem::take(&mut self.map) {
             self.errors.add(k, "is not a field of this request");
         }
     }
