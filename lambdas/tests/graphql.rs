@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use async_graphql::dataloader::DataLoader;
 use serde_json::{Value, json};
 use slsplay_lambdas::api::blobs::LocalBlobs;
 use slsplay_lambdas::auth::Identity;
 use slsplay_lambdas::graphql::commands::CommandApi;
-use slsplay_lambdas::graphql::loaders::{EventLoader, InvitationLoader};
+use slsplay_lambdas::graphql::loaders::{self, EventLoader, InvitationLoader};
 use slsplay_lambdas::graphql::{self, ApiSchema, GraphqlMode, Services, Viewer};
 use slsplay_projections::read_models::{EventPage, InvitationByEmail};
 use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
@@ -85,28 +84,50 @@ fn someone(subject: &str, email: &str) -> Option<Identity> {
 impl InProcess {
     /// Runs `query` as `identity`; returns the answer and how many event batches were read.
     async fn run(&self, query: &str, identity: Option<Identity>) -> (Value, usize) {
-        let loader = EventLoader::new(self.queries.clone());
-        let batches = loader.batches.clone();
-        let request = async_graphql::Request::new(query)
-            .data(Viewer {
+        let (answer, events, _) = self.run_counting(query, identity).await;
+        (answer, events)
+    }
+
+    /// Also counts the batches of invitations read.
+    async fn run_counting(&self, query: &str, identity: Option<Identity>) -> (Value, usize, usize) {
+        let (events, invitations) = (
+            EventLoader::new(self.queries.clone()),
+            InvitationLoader::new(self.queries.clone()),
+        );
+        let counts = (events.batches.clone(), invitations.batches.clone());
+        let request = loaders::per_request(
+            async_graphql::Request::new(query).data(Viewer {
                 identity,
                 bearer: None,
-            })
-            .data(DataLoader::new(loader, tokio::spawn))
-            .data(DataLoader::new(
-                InvitationLoader::new(self.queries.clone()),
-                tokio::spawn,
-            ));
+            }),
+            events,
+            invitations,
+        );
         let response = self.schema.execute(request).await;
         (
             serde_json::to_value(&response).unwrap(),
-            batches.load(Ordering::SeqCst),
+            counts.0.load(Ordering::SeqCst),
+            counts.1.load(Ordering::SeqCst),
         )
     }
 }
 
 const DEV: GraphqlMode = GraphqlMode { introspection: true };
 const PROD: GraphqlMode = GraphqlMode { introspection: false };
+
+#[tokio::test]
+async fn an_event_reads_the_viewers_invitation_once_for_all_its_fields() {
+    let api = in_process(1, DEV).await;
+    let query = "{ event(eventId: \"event-000\") { title viewerRsvp meetingUrl } }";
+    let (answer, _, invitations) = api
+        .run_counting(query, someone("guest", "guest@example.com"))
+        .await;
+    assert_eq!(answer["data"]["event"]["viewerRsvp"], "invited", "{answer}");
+    assert_eq!(
+        invitations, 1,
+        "visibility, the answer and the link read the invitation in {invitations} batches"
+    );
+}
 
 #[tokio::test]
 async fn a_page_of_invitations_reads_its_events_in_one_batch() {

@@ -10,7 +10,6 @@ pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, ID, Object, Result, Schema};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{DefaultBodyLimit, State};
@@ -118,7 +117,7 @@ impl Query {
             .await
             .map_err(unavailable)?;
         let page = ctx
-            .data::<DataLoader<EventLoader>>()?
+            .data::<loaders::Events>()?
             .load_one(event_id)
             .await
             .map_err(|e| unavailable(&*e))?;
@@ -134,7 +133,7 @@ async fn visible_event(ctx: &Context<'_>, event_id: String) -> Result<Option<Eve
         return Ok(None);
     }
     let page: Option<EventPage> = ctx
-        .data::<DataLoader<EventLoader>>()?
+        .data::<loaders::Events>()?
         .load_one(event_id)
         .await
         .map_err(|e| unavailable(&*e))?;
@@ -171,7 +170,7 @@ impl Me {
         after: Option<String>,
     ) -> Result<connection::Connection<Event>> {
         let services = ctx.data::<Services>()?;
-        let loader = ctx.data::<DataLoader<EventLoader>>()?;
+        let loader = ctx.data::<loaders::Events>()?;
         let subject = self.0.subject.clone();
         connection::page(first, after, |after, limit| async move {
             let page = services
@@ -308,17 +307,11 @@ async fn execute(
         .flatten()
         .filter(|_| identity.is_some())
         .map(str::to_owned);
-    let request = request
-        .into_inner()
-        .data(Viewer { identity, bearer })
-        .data(DataLoader::new(
-            EventLoader::new(state.queries.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            InvitationLoader::new(state.queries.clone()),
-            tokio::spawn,
-        ));
+    let request = loaders::per_request(
+        request.into_inner().data(Viewer { identity, bearer }),
+        EventLoader::new(state.queries.clone()),
+        InvitationLoader::new(state.queries.clone()),
+    );
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 

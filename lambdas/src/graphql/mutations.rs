@@ -2,13 +2,11 @@
 //! validation and authorization are decided in one place. Refusals come back as user errors
 //! in the payload; the event is read back from the read models.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::commands::CommandAnswer;
-use super::loaders::EventLoader;
 use super::types::Event;
 use super::{Services, Viewer};
 
@@ -48,7 +46,7 @@ impl EventPayload {
             return Ok(None);
         };
         let page = ctx
-            .data::<DataLoader<EventLoader>>()?
+            .data::<super::loaders::Events>()?
             .load_one(id.clone())
             .await
             .map_err(|e| super::types::unavailable(&*e))?;
@@ -165,6 +163,11 @@ impl Call<'_> {
 async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
     let viewer = ctx.data::<Viewer>()?;
     let services = ctx.data::<Services>()?;
+    // The payload, and the next mutation of the operation, must read what this one changed.
+    super::loaders::forget(
+        ctx.data::<super::loaders::Events>()?,
+        ctx.data::<super::loaders::Invitations>()?,
+    );
     let mut headers = Vec::new();
     if let Some(version) = call.if_match {
         // GraphQL clients pass the version they saw; the REST API reads it as an ETag.

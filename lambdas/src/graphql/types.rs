@@ -1,14 +1,12 @@
 //! The GraphQL types the web app reads: Relay nodes with global ids, connections with cursors.
 
 use async_graphql::connection::CursorType;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ErrorExtensions, ID, Interface, Object, Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use slsplay_projections::read_models::{DailyInvitationStats, EventPage, GuestListEntry};
 use slsplay_projections::store::ReadQueries;
 
-use super::loaders::InvitationLoader;
 use super::{Services, Viewer, connection};
 use crate::api::events::meeting_url;
 
@@ -109,7 +107,7 @@ impl Event {
         let Some(email) = viewer.identity.as_ref().and_then(|i| i.verified_email.clone()) else {
             return Ok(None);
         };
-        ctx.data::<DataLoader<InvitationLoader>>()?
+        ctx.data::<super::loaders::Invitations>()?
             .load_one((email, self.page.event_id.clone()))
             .await
             .map_err(|e| unavailable(&*e))
@@ -384,7 +382,7 @@ impl Invitation {
     /// The event, loaded in one batch with the other invitations' events.
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
         let page = ctx
-            .data::<DataLoader<super::loaders::EventLoader>>()?
+            .data::<super::loaders::Events>()?
             .load_one(self.row.event_id.clone())
             .await
             .map_err(|e| unavailable(&*e))?;
