@@ -4,9 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_types::region::Region;
 use cqrs_es::persist::PersistedEventRepository;
 use serde_json::{Value, json};
 use slsplay_aggregates::history::RecordedFact;
@@ -19,17 +16,6 @@ use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::read_models::TABLES;
 use slsplay_projections::store::dynamo::DynamoReadStore;
 use slsplay_tests::moto::moto;
-
-fn sdk() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "moto",
-        )))
-        .build()
-}
 
 /// Serves `router` on a free port; its base URL.
 async fn serve(router: axum::Router) -> String {
@@ -61,7 +47,7 @@ async fn call(
 
 #[tokio::test]
 async fn the_api_and_graphql_lambdas_run_on_dynamodb_s3_and_an_oidc_issuer() {
-    let sdk = sdk();
+    let sdk = moto().sdk_config();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let (event_prefix, read_prefix) = (format!("http{suffix}"), format!("http{suffix}-"));

@@ -35,27 +35,11 @@ use slsplay_tests::moto::moto;
 use slsplay_tests::stores::{DynamoStore, StoreUnderTest, service};
 
 fn sqs() -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    aws_sdk_sqs::Client::new(&moto().sdk_config())
 }
 
 fn streams() -> aws_sdk_dynamodbstreams::Client {
-    let conf = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
-        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+    aws_sdk_dynamodbstreams::Client::new(&moto().sdk_config())
 }
 
 /// A stream attribute value in the JSON the Lambda service sends.
@@ -354,15 +338,7 @@ async fn a_record_that_cannot_be_passed_on_is_reported_and_nothing_after_it_is_s
 }
 
 fn ses() -> aws_sdk_sesv2::Client {
-    let conf = aws_sdk_sesv2::Config::builder()
-        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
-        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .build();
-    aws_sdk_sesv2::Client::from_conf(conf)
+    aws_sdk_sesv2::Client::new(&moto().sdk_config())
 }
 
 /// The outbox table's new items, as its stream's Lambda event.

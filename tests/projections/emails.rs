@@ -15,6 +15,7 @@ use slsplay_projections::schema::ReadModel;
 use slsplay_projections::store::sqlite::SqliteReadStore;
 use slsplay_projections::store::{ReadStore, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, SECRET, guest, now, token};
+use slsplay_tests::projection::catch_up;
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
 
 type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
@@ -28,12 +29,6 @@ fn builder(store: &SqliteStore, dir: &std::path::Path) -> EmailBuilder {
     let emails = Emails::new(store.open(), upcasters(), tokens, settings);
     let outbox = SqliteReadStore::open_with(dir.join("mail.sqlite3"), &[OutboxMessage::TABLE]).unwrap();
     Builder::new(emails, outbox, store.open(), upcasters())
-}
-
-async fn deliver_all(store: &SqliteStore, builder: &EmailBuilder) {
-    for fact in store.open().read_from(0, usize::MAX).await.unwrap() {
-        builder.handle(fact).await.unwrap();
-    }
 }
 
 async fn outbox(builder: &EmailBuilder, to: &str) -> Vec<OutboxMessage> {
@@ -68,7 +63,7 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let emails = builder(&store, dir.path());
-    deliver_all(&store, &emails).await;
+    catch_up(&store.open(), &emails).await;
     assert!(
         outbox(&emails, &guest(0)).await.is_empty(),
         "nothing is sent for a draft"
@@ -102,8 +97,8 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
         )
         .await
         .unwrap();
-    deliver_all(&store, &emails).await;
-    deliver_all(&store, &emails).await; // every fact again: nothing new
+    catch_up(&store.open(), &emails).await;
+    catch_up(&store.open(), &emails).await; // every fact again: nothing new
 
     let kinds = |messages: &[OutboxMessage]| {
         let mut k: Vec<String> = messages.iter().map(|m| m.kind.clone()).collect();
@@ -200,7 +195,7 @@ async fn an_email_is_claimed_once_and_a_failed_delivery_gives_it_back() {
     commands.execute("ev-c", fixtures::publish(), &ctx).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let emails = builder(&store, dir.path());
-    deliver_all(&store, &emails).await;
+    catch_up(&store.open(), &emails).await;
 
     let outbox = SqliteOutbox::open(dir.path().join("mail.sqlite3")).unwrap();
     let waiting = outbox.unsent(10).unwrap();
@@ -245,7 +240,7 @@ async fn a_paid_invitation_names_the_ticket_price_on_its_own_line() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let emails = builder(&store, dir.path());
-    deliver_all(&store, &emails).await;
+    catch_up(&store.open(), &emails).await;
 
     let sent = outbox(&emails, &guest(0)).await;
     let html = decoded_part(&sent[0].eml, "text/html");

@@ -10,6 +10,7 @@ use slsplay_projections::builder::Builder;
 use slsplay_projections::search::{Search, SearchIndex, Viewer};
 use slsplay_projections::store::sqlite::SqliteReadStore;
 use slsplay_tests::fixtures::{self, now};
+use slsplay_tests::projection::catch_up;
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
 
 type SearchBuilder = Builder<Search<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
@@ -104,11 +105,8 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
         store.open(),
         upcasters(),
     );
-    let deliver = || async {
-        for fact in store.open().read_from(0, usize::MAX).await.unwrap() {
-            builder.handle(fact).await.unwrap();
-        }
-    };
+    let events = store.open();
+    let deliver = || catch_up(&events, &builder);
     deliver().await;
 
     assert_eq!(ids(index.search_now("sourdough", &ana(), 10).unwrap()), ["bread"]);

@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 
 pub struct Moto {
     pub endpoint: String,
@@ -74,14 +76,19 @@ impl Moto {
         Self { endpoint }
     }
 
-    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
+    /// What every AWS client of the tests is built from: moto's address and test credentials.
+    pub fn sdk_config(&self) -> aws_types::SdkConfig {
+        let credentials = Credentials::new("testing", "testing", None, None, "moto");
+        aws_types::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build()
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
     }
 }
 
