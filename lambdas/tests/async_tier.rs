@@ -13,7 +13,7 @@ use slsplay_commands::CommandContext;
 use slsplay_commands::store::{SqliteEventRepository, SqliteOptions};
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now};
 use slsplay_tests::stores::service;
-use support::{Dev, slsplay};
+use support::{Dev, slsplay, succeeds};
 
 /// Reads one value from the read model file, as an analyst would.
 fn read_model(data_dir: &Path, sql: &str) -> Option<String> {
@@ -109,12 +109,11 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
 
     // Search, as the organizer and as an invitee, while the platform runs.
     let search = |user: &str, email: &str| {
-        let out = slsplay()
-            .args(["search", "founders", "--as", user, "--email", email, "--data-dir"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = succeeds(
+            slsplay()
+                .args(["search", "founders", "--as", user, "--email", email, "--data-dir"])
+                .arg(&data),
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     wait_for("the event in the organizer's search", || {
@@ -138,15 +137,10 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
         &data,
         "SELECT json_array(title, status, invited, attending, version) FROM event_pages",
     );
-    let rebuilt = slsplay()
-        .args(["projections", "rebuild", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        rebuilt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuilt.stderr)
+    let rebuilt = succeeds(
+        slsplay()
+            .args(["projections", "rebuild", "--data-dir"])
+            .arg(&data),
     );
     assert_eq!(
         String::from_utf8_lossy(&rebuilt.stdout).trim(),
@@ -159,15 +153,10 @@ async fn dev_builds_read_models_from_facts_appended_before_and_while_it_runs() {
     );
     assert_eq!(page_after, page_before);
 
-    let rebuilt = slsplay()
-        .args(["projections", "rebuild", "search", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        rebuilt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuilt.stderr)
+    let rebuilt = succeeds(
+        slsplay()
+            .args(["projections", "rebuild", "search", "--data-dir"])
+            .arg(&data),
     );
     assert_eq!(
         String::from_utf8_lossy(&rebuilt.stdout).trim(),
@@ -207,12 +196,7 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
 
     let dev = Dev::start(&data);
     let list = || {
-        let out = slsplay()
-            .args(["dlq", "list", "--data-dir"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = succeeds(slsplay().args(["dlq", "list", "--data-dir"]).arg(&data));
         String::from_utf8(out.stdout).unwrap()
     };
     wait_for("the poison fact in the dead-letter queue", || {

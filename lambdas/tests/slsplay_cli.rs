@@ -11,7 +11,7 @@ use slsplay_commands::CommandContext;
 use slsplay_commands::store::{SqliteEventRepository, SqliteOptions};
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now};
 use slsplay_tests::stores::service;
-use support::{Dev, slsplay};
+use support::{Dev, slsplay, succeeds};
 
 /// Records a created, published event with two invitations in `data_dir`.
 async fn seed(data_dir: &Path, event_id: &str) -> VirtualEvent {
@@ -97,16 +97,7 @@ fn dev_on_a_busy_port_fails_with_a_clear_message() {
 async fn history_prints_each_fact_with_its_metadata_and_the_resulting_state() {
     let dir = tempfile::tempdir().unwrap();
     seed(dir.path(), "ev-h").await;
-    let output = slsplay()
-        .args(["history", "ev-h", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = succeeds(slsplay().args(["history", "ev-h", "--data-dir"]).arg(dir.path()));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("#1    VirtualEventCreated v2.0.0"), "{text}");
     assert!(
@@ -122,12 +113,11 @@ async fn history_prints_each_fact_with_its_metadata_and_the_resulting_state() {
 async fn history_as_json_lines_replays_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
     let live = seed(dir.path(), "ev-j").await;
-    let output = slsplay()
-        .args(["history", "ev-j", "--jsonl", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = succeeds(
+        slsplay()
+            .args(["history", "ev-j", "--jsonl", "--data-dir"])
+            .arg(dir.path()),
+    );
     let facts = read_json_lines(output.stdout.as_slice()).unwrap();
     assert_eq!(facts.len(), 3);
     let replayed = rebuild::<VirtualEvent>(facts.into_iter().map(Into::into), &upcasters()).unwrap();

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -18,18 +18,24 @@ pub fn slsplay() -> Command {
     command
 }
 
-/// A token of the development sign-in for `email`, as `slsplay dev-token` prints it.
-pub fn token(data_dir: &Path, email: &str, extra: &[&str]) -> String {
-    let output = slsplay()
-        .args(["dev-token", "--email", email, "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .output()
-        .unwrap();
+/// Runs `command`, which must succeed (else the test fails with its stderr).
+pub fn succeeds(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
-        "{}",
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A token of the development sign-in for `email`, as `slsplay dev-token` prints it.
+pub fn token(data_dir: &Path, email: &str, extra: &[&str]) -> String {
+    let output = succeeds(
+        slsplay()
+            .args(["dev-token", "--email", email, "--data-dir"])
+            .arg(data_dir)
+            .args(extra),
     );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
