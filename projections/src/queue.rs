@@ -51,6 +51,20 @@ pub struct Outgoing {
     pub body: String,
 }
 
+impl Outgoing {
+    /// The message that carries one fact to a builder, from either fan-out (the embedded
+    /// queues' or SQS FIFO's): grouped by aggregate, so each event's facts arrive in order;
+    /// deduplicated by aggregate and sequence; the fact as JSON, which `handler::handle_batch`
+    /// reads.
+    pub fn carrying(fact: &slsplay_aggregates::history::RecordedFact) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            group_id: fact.aggregate_id.clone(),
+            dedup_id: format!("{}:{}:{}", fact.aggregate_type, fact.aggregate_id, fact.sequence),
+            body: serde_json::to_string(fact)?,
+        })
+    }
+}
+
 /// A delivered message; `receipt` acknowledges or fails it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {

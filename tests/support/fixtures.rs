@@ -51,3 +51,18 @@ pub fn token(event_id: &str, email: &str) -> InvitationCredential {
     let tokens = InvitationTokens::new(&SECRET).expect("test secret is long enough");
     InvitationCredential::Token(tokens.token_for(event_id, &invitation_id(event_id, email)))
 }
+
+/// Fails when a checked-in file (an API description clients build against) differs from what
+/// the code produces now; with `SLSPLAY_UPDATE_SPECS` set it rewrites the file instead.
+pub fn matches_checked_in(path: &std::path::Path, current: &str) {
+    if std::env::var_os("SLSPLAY_UPDATE_SPECS").is_some() {
+        std::fs::write(path, current).unwrap();
+        return;
+    }
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        checked_in == current,
+        "{} is stale: run SLSPLAY_UPDATE_SPECS=1 cargo test --workspace --lib checked_in, review the diff, commit it",
+        path.display()
+    );
+}

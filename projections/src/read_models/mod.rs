@@ -1,6 +1,7 @@
 //! The read models: one struct per table, each row belonging to exactly one virtual event, so
 //! builders working on different events never write the same row.
 
+pub mod access;
 pub mod projector;
 mod tables;
 

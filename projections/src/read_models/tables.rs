@@ -151,14 +151,6 @@ pub struct InvitationByEmail {
     pub updated_at: String,
 }
 
-impl InvitationByEmail {
-    /// Whether the guest's own list shows it: not revoked, of an event out of draft and not
-    /// deleted.
-    pub fn listed(&self) -> bool {
-        self.rsvp != "revoked" && self.event_status != "deleted" && self.event_status != "draft"
-    }
-}
-
 impl ReadModel for InvitationByEmail {
     fn key(&self) -> Key {
         Key::with_sort(self.email.clone(), self.event_id.clone())

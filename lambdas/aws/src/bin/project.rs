@@ -1,0 +1,81 @@
+//! Lambda: one projection builder, named by BUILDER (`read_models`, `emails` or `search`),
+//! fed by its SQS FIFO queue (`ReportBatchItemFailures`; a redrive policy to its DLQ).
+//! Environment: BUILDER, EVENT_TABLE_PREFIX, READ_MODEL_TABLE_PREFIX; for emails also
+//! INVITATION_SECRET, MAIL_FROM, PUBLIC_URL; for search also OPENSEARCH_ENDPOINT,
+//! OPENSEARCH_INDEX, OPENSEARCH_SERVICE (`es` or `aoss`).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use slsplay_aggregates::virtual_event::upcasters;
+use slsplay_aws::lambda::{env, event_store, init_logging, invitation_tokens, sdk_config};
+use slsplay_aws::opensearch::OpenSearchIndex;
+use slsplay_aws::projection::project;
+use slsplay_projections::builder::{Builder, Projector, ReadModels};
+use slsplay_projections::email::outbox::OutboxMessage;
+use slsplay_projections::email::{Emails, MailSettings};
+use slsplay_projections::read_models::TABLES;
+use slsplay_projections::schema::ReadModel;
+use slsplay_projections::search::Search;
+use slsplay_projections::store::dynamo::DynamoReadStore;
+
+async fn serve<P: Projector + 'static>(
+    builder: Builder<P, DynamoReadStore, slsplay_commands::store::DynamoRepository>,
+) -> Result<(), Error> {
+    let builder = &builder;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(project(builder, &event.payload).await)
+    }))
+    .await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let prefix = env("READ_MODEL_TABLE_PREFIX")?;
+    match env("BUILDER")?.as_str() {
+        "read_models" => {
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, TABLES);
+            serve(Builder::new(
+                ReadModels,
+                store,
+                event_store(&dynamodb)?,
+                upcasters(),
+            ))
+            .await
+        }
+        "emails" => {
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, &[OutboxMessage::TABLE]);
+            let settings = MailSettings {
+                from: env("MAIL_FROM")?,
+                public_url: env("PUBLIC_URL")?.trim_end_matches('/').to_owned(),
+            };
+            let emails = Emails::new(
+                event_store(&dynamodb)?,
+                upcasters(),
+                invitation_tokens()?,
+                settings,
+            );
+            serve(Builder::new(emails, store, event_store(&dynamodb)?, upcasters())).await
+        }
+        "search" => {
+            let store = DynamoReadStore::new(dynamodb.clone(), prefix, &[]);
+            let credentials = config.credentials_provider().ok_or("no AWS credentials")?;
+            let region = config.region().cloned().ok_or("no AWS region")?;
+            let index = OpenSearchIndex::new(
+                &env("OPENSEARCH_ENDPOINT")?,
+                env("OPENSEARCH_INDEX")?,
+                credentials,
+                region,
+                &env("OPENSEARCH_SERVICE")?,
+            )?;
+            index.ensure_index().await?;
+            let search = Search::new(event_store(&dynamodb)?, upcasters(), Arc::new(index));
+            serve(Builder::new(search, store, event_store(&dynamodb)?, upcasters())).await
+        }
+        other => Err(format!("BUILDER must be read_models, emails or search, not `{other}`").into()),
+    }
+}

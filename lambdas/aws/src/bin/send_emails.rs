@@ -1,0 +1,24 @@
+//! Lambda: the outbox table's DynamoDB stream -> SES, at most once per (recipient, cause).
+//! Event source mapping: the outbox table's stream (NEW_IMAGE), `ReportBatchItemFailures`.
+//! Environment: OUTBOX_TABLE, MAIL_FROM (an address verified in SES).
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use slsplay_aggregates::{Clock, SystemClock};
+use slsplay_aws::lambda::{env, init_logging, sdk_config};
+use slsplay_aws::mail::{DynamoOutbox, SesMailer, send_new_emails};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = sdk_config().await;
+    let outbox = DynamoOutbox::new(aws_sdk_dynamodb::Client::new(&config), env("OUTBOX_TABLE")?);
+    let from: lettre::message::Mailbox = env("MAIL_FROM")?.parse()?;
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&config), from.email.to_string());
+    let (outbox, mailer) = (&outbox, &mailer);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        let now = SystemClock.now().to_rfc3339();
+        Ok::<_, Error>(send_new_emails(&event.payload, outbox, mailer, &now).await)
+    }))
+    .await
+}

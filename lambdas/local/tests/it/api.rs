@@ -1,0 +1,932 @@
+//! The REST API as its clients use it: real HTTP against `slsplay dev`, tokens from
+//! `slsplay dev-token`, media through the blob store's form upload, links from the mail outbox.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Dev, token};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A problem's failing field names.
+    fn fields(&self) -> Vec<&str> {
+        self.body["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Api {
+    fn new(dev: &Dev) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{}", dev.port),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            assert_eq!(
+                headers.get("content-type").unwrap(),
+                "application/problem+json",
+                "{path}: every error is a problem: {body}"
+            );
+            assert_eq!(body["status"], status, "{body}");
+        }
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(&body), &[]).await
+    }
+
+    /// Reads until the read models show what `ready` waits for (they trail the commands).
+    async fn eventually(&self, path: &str, token: &str, ready: impl Fn(&Answer) -> bool) -> Answer {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let answer = self.get(path, token).await;
+            if ready(&answer) {
+                return answer;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} never got there: {} {}",
+                answer.status,
+                answer.body
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn new_event(title: &str) -> Value {
+    json!({
+        "title": title,
+        "description": "An evening with the founders",
+        "starts_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+        "time_zone": "Europe/Paris",
+        "duration_minutes": 90,
+        "capacity": 10,
+        "meeting_url": "https://meet.example/founders",
+    })
+}
+
+/// The secret of a guest's personal link, from the invitation email in the outbox.
+async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let list: Value = api
+            .client
+            .get(format!("{}/dev/mail.json", api.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["recipient"] == email && m["event_id"] == event_id && m["kind"] == "invitation");
+        if let Some(m) = found {
+            break m["id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no invitation email to {email}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let eml = api
+        .client
+        .get(format!("{}/dev/mail/{id}", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("=\r\n", "");
+    let marker = format!("/events/{event_id}/invitation/");
+    let start = eml.find(&marker).expect("a personal link") + marker.len();
+    eml[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn organizer_creates_uploads_publishes_invites_and_guests_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let guest = token(&data, "gus@example.com", &["--provider", "Apple"]);
+
+    let created = api
+        .post("/api/events", &organizer, new_event("Founders evening"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created.header("location").unwrap(),
+        format!("/api/events/{event_id}")
+    );
+    assert_eq!(created.header("etag"), Some("\"1\""));
+
+    // A cover photo: presigned form, upload straight to the blob store, attach.
+    let form = api
+        .post(
+            &format!("/api/events/{event_id}/media/uploads"),
+            &organizer,
+            json!({ "kind": "photo", "content_type": "image/png" }),
+        )
+        .await;
+    assert_eq!(form.status, 201, "{}", form.body);
+    let png = b"\x89PNG\r\n\x1a\n not really a picture, but bytes".to_vec();
+    let mut upload = reqwest::multipart::Form::new();
+    for (name, value) in form.body["fields"].as_object().unwrap() {
+        upload = upload.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    upload = upload.part(
+        "file",
+        reqwest::multipart::Part::bytes(png.clone()).file_name("cover.png"),
+    );
+    let uploaded = api
+        .client
+        .post(form.body["url"].as_str().unwrap())
+        .multipart(upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 204, "{}", uploaded.text().await.unwrap());
+    let key = form.body["object_key"].as_str().unwrap();
+    let attached = api
+        .post(
+            &format!("/api/events/{event_id}/media"),
+            &organizer,
+            json!({ "kind": "photo", "object_key": key }),
+        )
+        .await;
+    assert_eq!(attached.status, 200, "{}", attached.body);
+
+    assert_eq!(
+        api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+            .await
+            .status,
+        200
+    );
+    let invited = api
+        .post(
+            &format!("/api/events/{event_id}/invitations"),
+            &organizer,
+            json!({ "emails": ["gus@example.com", "Hana@Example.com"] }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+
+    // The organizer's page shows the photo (served by the blob store) and the meeting link.
+    let page = api
+        .eventually(&format!("/api/events/{event_id}"), &organizer, |a| {
+            a.body["invited"] == 2
+        })
+        .await;
+    assert_eq!(page.body["status"], "published");
+    assert_eq!(page.body["meeting_url"], "https://meet.example/founders");
+    let photo = api
+        .client
+        .get(page.body["cover_photo_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.headers()["content-type"], "image/png");
+    assert_eq!(photo.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    // The invited guest sees the event but not the link until they accept.
+    let before = api.get(&format!("/api/events/{event_id}"), &guest).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(before.body["meeting_url"], Value::Null);
+    let mine = api.get("/api/invitations", &guest).await;
+    assert_eq!(mine.body["items"][0]["event_id"], event_id.as_str());
+    let accepted = api
+        .post(
+            &format!("/api/events/{event_id}/rsvp"),
+            &guest,
+            json!({ "answer": "accept" }),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let after = api
+        .eventually(&format!("/api/events/{event_id}/invitation"), &guest, |a| {
+            a.body["rsvp"] == "attending"
+        })
+        .await;
+    assert_eq!(
+        after.body["event"]["meeting_url"],
+        "https://meet.example/founders"
+    );
+
+    // Hana has no account: her personal link's token is enough to answer.
+    let link_token = invitation_token(&api, "hana@example.com", &event_id).await;
+    let path = format!("/api/events/{event_id}/invitation");
+    let hers = api
+        .call(
+            Method::GET,
+            &path,
+            None,
+            None,
+            &[("invitation-token", &link_token)],
+        )
+        .await;
+    assert_eq!(hers.status, 200, "{}", hers.body);
+    assert_eq!(hers.body["rsvp"], "invited");
+    assert_eq!(hers.body["event"]["meeting_url"], Value::Null);
+    let declined = api
+        .call(
+            Method::POST,
+            &format!("/api/events/{event_id}/rsvp"),
+            None,
+            Some(&json!({ "answer": "decline" })),
+            &[("invitation-token", &link_token)],
+        )
+        .await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    let forged = api
+        .call(Method::GET, &path, None, None, &[("invitation-token", "forged")])
+        .await;
+    assert_eq!(forged.status, 404);
+    // A forged token gets the same answer whether the event exists or not.
+    let rsvp_with = |id: String, token: &'static str| {
+        let api = &api;
+        async move {
+            let answer = api
+                .call(
+                    Method::POST,
+                    &format!("/api/events/{id}/rsvp"),
+                    None,
+                    Some(&json!({ "answer": "accept" })),
+                    &[("invitation-token", token)],
+                )
+                .await;
+            (answer.status, answer.body)
+        }
+    };
+    assert_eq!(
+        rsvp_with(event_id.clone(), "forged").await,
+        rsvp_with("01a2b3c4-0000-7000-8000-000000000000".into(), "forged").await
+    );
+    // An expired sign-in does not get in the way of a valid link.
+    let expired = token(&data, "hana@example.com", &["--ttl-seconds=-300"]);
+    let with_both = api
+        .call(
+            Method::GET,
+            &path,
+            Some(&expired),
+            None,
+            &[("invitation-token", &link_token)],
+        )
+        .await;
+    assert_eq!(with_both.status, 200, "{}", with_both.body);
+
+    // The organizer's guest list, one page at a time.
+    let list = api
+        .eventually(
+            &format!("/api/events/{event_id}/invitations?limit=1"),
+            &organizer,
+            |a| a.body["items"][0]["rsvp"] != "invited",
+        )
+        .await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    let cursor = list.body["next_cursor"].as_str().expect("a second page");
+    let rest = api
+        .eventually(
+            &format!("/api/events/{event_id}/invitations?limit=1&cursor={cursor}"),
+            &organizer,
+            |a| a.body["items"][0]["rsvp"] != "invited",
+        )
+        .await;
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    let mut answers: Vec<(String, String)> = [&list, &rest]
+        .iter()
+        .map(|a| {
+            let g = &a.body["items"][0];
+            (
+                g["email"].as_str().unwrap().to_owned(),
+                g["rsvp"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            ("gus@example.com".to_owned(), "attending".to_owned()),
+            ("hana@example.com".to_owned(), "declined".to_owned())
+        ]
+    );
+
+    // The web app's view of the same: the organizer reads it through GraphQL.
+    let query = format!(
+        "{{ event(eventId: \"{event_id}\") {{ coverPhotoUrl attending declined guests(first: 10) {{ edges {{ node {{ email rsvp }} }} }} }} }}"
+    );
+    let seen: Value = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .bearer_auth(&organizer)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = &seen["data"]["event"];
+    assert_eq!(
+        (event["attending"].clone(), event["declined"].clone()),
+        (json!(1), json!(1)),
+        "{seen}"
+    );
+    assert_eq!(event["coverPhotoUrl"], page.body["cover_photo_url"]);
+    let mut guests: Vec<(String, String)> = event["guests"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["email"].as_str().unwrap().into(),
+                e["node"]["rsvp"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    guests.sort();
+    assert_eq!(guests, answers);
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn only_the_organizer_changes_an_event_and_strangers_cannot_tell_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let guest = token(&data, "gus@example.com", &[]);
+    let stranger = token(&data, "mallory@example.com", &["--provider", "Facebook"]);
+
+    let event_id = api
+        .post("/api/events", &organizer, new_event("Private dinner"))
+        .await
+        .body["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    api.post(
+        &format!("/api/events/{event_id}/invitations"),
+        &organizer,
+        json!({ "emails": ["gus@example.com"] }),
+    )
+    .await;
+    api.eventually("/api/invitations", &guest, |a| {
+        a.body["items"][0]["event_id"] == event_id.as_str()
+    })
+    .await;
+    let missing = "01a2b3c4-0000-7000-8000-000000000000";
+
+    // Each write an organizer may do, tried by the guest (403) and by a stranger (404, the
+    // same answer as for an event that does not exist).
+    let writes: Vec<(Method, String, Value)> = vec![
+        (
+            Method::PATCH,
+            "/api/events/{id}".to_owned(),
+            json!({ "title": "Mine now" }),
+        ),
+        (Method::POST, "/api/events/{id}/publish".to_owned(), json!({})),
+        (
+            Method::POST,
+            "/api/events/{id}/cancel".to_owned(),
+            json!({ "message": "bye" }),
+        ),
+        (Method::DELETE, "/api/events/{id}".to_owned(), json!({})),
+        (
+            Method::POST,
+            "/api/events/{id}/invitations".to_owned(),
+            json!({ "emails": ["x@example.com"] }),
+        ),
+        (
+            Method::DELETE,
+            "/api/events/{id}/invitations/inv_x".to_owned(),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/events/{id}/media/uploads".to_owned(),
+            json!({ "kind": "photo", "content_type": "image/png" }),
+        ),
+        (
+            Method::POST,
+            "/api/events/{id}/media".to_owned(),
+            json!({ "kind": "photo", "object_key": "events/{id}/photo/x" }),
+        ),
+    ];
+    for (method, path, body) in &writes {
+        let on = |id: &str| path.replace("{id}", id);
+        let body_on =
+            |id: &str| serde_json::from_str::<Value>(&body.to_string().replace("{id}", id)).unwrap();
+        let (path_of_it, body_of_it) = (on(&event_id), body_on(&event_id));
+        let as_guest = api
+            .call(method.clone(), &path_of_it, Some(&guest), Some(&body_of_it), &[])
+            .await;
+        assert_eq!(
+            as_guest.status, 403,
+            "{method} {path} as the guest: {}",
+            as_guest.body
+        );
+        let as_stranger = api
+            .call(
+                method.clone(),
+                &path_of_it,
+                Some(&stranger),
+                Some(&body_of_it),
+                &[],
+            )
+            .await;
+        let nowhere = api
+            .call(
+                method.clone(),
+                &on(missing),
+                Some(&stranger),
+                Some(&body_on(missing)),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            as_stranger.status, 404,
+            "{method} {path} as a stranger: {}",
+            as_stranger.body
+        );
+        assert_eq!(
+            as_stranger.body, nowhere.body,
+            "{method} {path} tells a stranger the event exists"
+        );
+    }
+    // A version precondition does not tell strangers more than a missing event does.
+    let stale = [("if-match", "\"1\"")];
+    let patch = json!({ "title": "Mine now" });
+    let path = format!("/api/events/{event_id}");
+    let as_stranger = api
+        .call(Method::PATCH, &path, Some(&stranger), Some(&patch), &stale)
+        .await;
+    assert_eq!(as_stranger.status, 404, "{}", as_stranger.body);
+    let as_guest = api
+        .call(Method::PATCH, &path, Some(&guest), Some(&patch), &stale)
+        .await;
+    assert_eq!(as_guest.status, 403, "{}", as_guest.body);
+    // Reads: the guest list and stats are the organizer's; the page is also the guest's.
+    for path in ["/api/events/{id}/invitations", "/api/events/{id}/stats"] {
+        let path = path.replace("{id}", &event_id);
+        assert_eq!(api.get(&path, &organizer).await.status, 200);
+        assert_eq!(api.get(&path, &guest).await.status, 403);
+        assert_eq!(api.get(&path, &stranger).await.status, 404);
+    }
+    let page = format!("/api/events/{event_id}");
+    assert_eq!(api.get(&page, &guest).await.status, 200);
+    assert_eq!(api.get(&page, &stranger).await.status, 404);
+    // A stranger cannot answer for the guest, nor see their invitation.
+    let rsvp = api
+        .post(
+            &format!("/api/events/{event_id}/rsvp"),
+            &stranger,
+            json!({ "answer": "accept" }),
+        )
+        .await;
+    assert_eq!(rsvp.status, 404, "{}", rsvp.body);
+    assert_eq!(
+        api.get(&format!("/api/events/{event_id}/invitation"), &stranger)
+            .await
+            .status,
+        404
+    );
+    // Nothing the others tried changed the event.
+    let after = api.get(&page, &organizer).await;
+    assert_eq!(after.body["title"], "Private dinner");
+    assert_eq!(after.body["status"], "published");
+    assert_eq!(api.get("/api/events", &stranger).await.body["items"], json!([]));
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn stale_writes_get_412_and_retried_posts_get_the_first_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+
+    let key = [("idempotency-key", "create-1")];
+    let body = new_event("Once only");
+    let first = api
+        .call(Method::POST, "/api/events", Some(&organizer), Some(&body), &key)
+        .await;
+    let retry = api
+        .call(Method::POST, "/api/events", Some(&organizer), Some(&body), &key)
+        .await;
+    assert_eq!(first.status, 201);
+    assert_eq!((retry.status, &retry.body), (201, &first.body));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.header("location"), first.header("location"));
+    let other = api
+        .call(
+            Method::POST,
+            "/api/events",
+            Some(&organizer),
+            Some(&new_event("Another")),
+            &key,
+        )
+        .await;
+    assert_eq!(other.status, 422);
+    assert_eq!(other.fields(), ["Idempotency-Key"]);
+    let listed = api
+        .eventually("/api/events", &organizer, |a| {
+            !a.body["items"].as_array().unwrap().is_empty()
+        })
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "the retry created a second event"
+    );
+
+    let event_id = first.body["event_id"].as_str().unwrap();
+    let path = format!("/api/events/{event_id}");
+    let read = api.eventually(&path, &organizer, |a| a.status == 200).await;
+    let etag = read.header("etag").unwrap().to_owned();
+    let change = json!({ "title": "Renamed" });
+    let ok = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&organizer),
+            Some(&change),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let stale = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&organizer),
+            Some(&change),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert_eq!(stale.body["type"], "urn:slsplay:problem:stale-version");
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn bad_requests_are_problems_naming_every_failing_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+
+    // Shape errors, all at once.
+    let shape = api
+        .post(
+            "/api/events",
+            &organizer,
+            json!({ "title": 7, "starts_at": "tomorrow", "duration_minutes": -5, "ticket_price": { "currency": 1 }, "colour": "red" }),
+        )
+        .await;
+    assert_eq!(shape.status, 422);
+    assert_eq!(
+        shape.fields(),
+        [
+            "title",
+            "starts_at",
+            "time_zone",
+            "duration_minutes",
+            "ticket_price.amount_minor",
+            "ticket_price.currency",
+            "meeting_url",
+            "colour"
+        ]
+    );
+    // Rule errors from the domain, all at once.
+    let mut rules = new_event("");
+    rules["time_zone"] = json!("Mars/Olympus");
+    rules["meeting_url"] = json!("ftp://nope");
+    rules["starts_at"] = json!("2001-01-01T00:00:00Z");
+    let rules = api.post("/api/events", &organizer, rules).await;
+    assert_eq!(rules.status, 422);
+    for field in ["title", "time_zone", "meeting_url", "starts_at"] {
+        assert!(
+            rules.fields().contains(&field),
+            "{field} missing from {}",
+            rules.body
+        );
+    }
+
+    let raw = |content_type: &'static str, body: Vec<u8>| {
+        api.client
+            .post(format!("{}/api/events", api.base))
+            .bearer_auth(&organizer)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let not_json = raw("application/json", b"{ nope".to_vec()).await.unwrap();
+    assert_eq!(not_json.status(), 400);
+    assert_eq!(not_json.headers()["content-type"], "application/problem+json");
+    assert_eq!(raw("text/plain", b"{}".to_vec()).await.unwrap().status(), 415);
+    let too_large = raw("application/json", vec![b' '; 200 * 1024]).await.unwrap();
+    assert_eq!(too_large.status(), 413);
+    // The rest of that body was never read: the client must not reuse the connection.
+    assert_eq!(too_large.headers()["connection"], "close");
+    let refused = api
+        .client
+        .post(format!("{}/api/events", api.base))
+        .bearer_auth("not.a.token")
+        .json(&new_event("Unread"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["connection"], "close");
+    let created = api.post("/api/events", &organizer, new_event("Read")).await;
+    assert_eq!(created.status, 201);
+    assert!(created.headers.get("connection").is_none(), "the body was read");
+
+    let bad_limit = api.get("/api/events?limit=0", &organizer).await;
+    assert_eq!((bad_limit.status, bad_limit.fields()), (400, vec!["limit"]));
+    for cursor in ["zzz", "djE6"] {
+        let bad_cursor = api.get(&format!("/api/events?cursor={cursor}"), &organizer).await;
+        assert_eq!(
+            (bad_cursor.status, bad_cursor.fields()),
+            (400, vec!["cursor"]),
+            "{cursor}"
+        );
+    }
+    let long_id = "e".repeat(3000);
+    assert_eq!(
+        api.get(&format!("/api/events/{long_id}"), &organizer)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(api.get("/api/events?limit=abc", &organizer).await.status, 400);
+    assert_eq!(api.get("/api/nowhere", &organizer).await.status, 404);
+    assert_eq!(
+        api.call(Method::PUT, "/api/events", Some(&organizer), None, &[])
+            .await
+            .status,
+        405
+    );
+    let bad_match = api
+        .call(
+            Method::POST,
+            "/api/events/x/publish",
+            Some(&organizer),
+            None,
+            &[("if-match", "seven")],
+        )
+        .await;
+    assert_eq!((bad_match.status, bad_match.fields()), (400, vec!["If-Match"]));
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn tokens_that_are_expired_forged_or_from_another_issuer_get_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let other = dir.path().join("other");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+
+    let good = token(&data, "olivia@example.com", &[]);
+    assert_eq!(api.get("/api/events", &good).await.status, 200);
+    let refused = [
+        (
+            "expired",
+            token(&data, "olivia@example.com", &["--ttl-seconds=-300"]),
+        ),
+        ("another provider's key", token(&other, "olivia@example.com", &[])),
+        (
+            "another issuer",
+            token(
+                &data,
+                "olivia@example.com",
+                &["--public-url", "http://evil.example"],
+            ),
+        ),
+        ("garbage", "not.a.token".to_owned()),
+    ];
+    for (case, bad) in refused {
+        let answer = api.get("/api/events", &bad).await;
+        assert_eq!(answer.status, 401, "{case}: {}", answer.body);
+    }
+    assert_eq!(
+        api.call(Method::GET, "/api/events", None, None, &[]).await.status,
+        401
+    );
+    let basic = api
+        .call(
+            Method::GET,
+            "/api/events",
+            None,
+            None,
+            &[("authorization", "Basic b2xpdmlh")],
+        )
+        .await;
+    assert_eq!(basic.status, 401);
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn a_caller_over_the_rate_limit_is_told_when_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start_with(&data, &[("SLSPLAY_RATE_LIMIT", "1")]);
+    let api = Api::new(&dev);
+    let busy = token(&data, "busy@example.com", &[]);
+    let calm = token(&data, "calm@example.com", &[]);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(api.get("/api/events", &busy).await.status);
+    }
+    assert_eq!(&statuses[..3], [200, 200, 200], "a burst of three is allowed");
+    assert_eq!(&statuses[3..], [429, 429], "then the caller waits");
+    let limited = api.get("/api/events", &busy).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        api.get("/api/events", &calm).await.status,
+        200,
+        "other callers are unaffected"
+    );
+    dev.interrupt();
+}
+
+#[tokio::test]
+async fn the_development_sign_in_runs_authorization_code_with_pkce() {
+    use base64::Engine;
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let verifier = "a-long-random-verifier-string-of-at-least-43-characters";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+    let redirect = "http://127.0.0.1:9/callback";
+    let page = api
+        .client
+        .get(format!(
+            "{}/dev/oidc/authorize?response_type=code&client_id=slsplay-web&redirect_uri={redirect}&state=xyz&code_challenge={challenge}&code_challenge_method=S256",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Development sign-in"));
+    let sign_in = |provider: &'static str| {
+        api.client
+            .post(format!("{}/dev/oidc/authorize", api.base))
+            .form(&[
+                ("client_id", "slsplay-web"),
+                ("redirect_uri", redirect),
+                ("state", "xyz"),
+                ("code_challenge", challenge.as_str()),
+                ("provider", provider),
+                ("email", "Pat@Example.com"),
+                ("name", "Pat"),
+            ])
+            .send()
+    };
+    let code_of = |response: reqwest::Response| {
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with(redirect) && location.ends_with("&state=xyz"),
+            "{location}"
+        );
+        location
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let exchange = |code: String, verifier: &'static str| {
+        api.client
+            .post(format!("{}/dev/oidc/token", api.base))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+                ("client_id", "slsplay-web"),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let elsewhere = api
+        .client
+        .get(format!(
+            "{}/dev/oidc/authorize?response_type=code&client_id=slsplay-web&redirect_uri=https://evil.example/cb&code_challenge={challenge}&code_challenge_method=S256",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        400,
+        "codes only go back to the platform or this machine"
+    );
+    let code = code_of(sign_in("Facebook").await.unwrap());
+    let wrong = exchange(code.clone(), "not-the-verifier").await.unwrap();
+    assert_eq!(wrong.status(), 400);
+    // A code is spent by any exchange, so a failed guess cannot be followed by a right one.
+    assert_eq!(exchange(code, verifier).await.unwrap().status(), 400);
+
+    let code = code_of(sign_in("Google").await.unwrap());
+    let tokens: Value = exchange(code.clone(), verifier)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(api.get("/api/events", access).await.status, 200);
+    assert_eq!(
+        exchange(code, verifier).await.unwrap().status(),
+        400,
+        "codes are single use"
+    );
+    let discovery: Value = api
+        .client
+        .get(format!("{}/dev/oidc/.well-known/openid-configuration", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["code_challenge_methods_supported"], json!(["S256"]));
+    dev.interrupt();
+}
