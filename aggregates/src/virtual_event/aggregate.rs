@@ -274,35 +274,7 @@ impl VirtualEvent {
         now: DateTime<Utc>,
         sink: &EventSink<Self>,
     ) -> Result<(), VirtualEventError> {
-        let mut errors = ValidationErrors::default();
-        let event_id = errors.check("event_id", event_id(&cmd.event_id));
-        let organizer = errors.check("organizer", non_empty(&cmd.organizer));
-        let title = errors.check("title", v::title(&cmd.title));
-        let description = errors.check("description", v::description(&cmd.description));
-        let starts_at = errors.check("starts_at", v::in_the_future(cmd.starts_at, now));
-        let time_zone = errors.check("time_zone", v::time_zone(&cmd.time_zone));
-        let duration = errors.check("duration_minutes", v::duration_minutes(cmd.duration_minutes));
-        let capacity = cmd.capacity.map(|c| errors.check("capacity", v::capacity(c)));
-        let price = cmd
-            .ticket_price
-            .as_ref()
-            .map(|p| v::ticket_price(&mut errors, "ticket_price", p));
-        let meeting_url = errors.check("meeting_url", v::meeting_url(&cmd.meeting_url));
-        errors.into_result()?;
-        let missing = "validated above";
-        let fact = Created {
-            event_id: event_id.expect(missing),
-            organizer: organizer.expect(missing),
-            title: title.expect(missing),
-            description: description.expect(missing),
-            starts_at: starts_at.expect(missing),
-            time_zone: time_zone.expect(missing),
-            duration_minutes: duration.expect(missing),
-            capacity: capacity.map(|c| c.expect(missing)),
-            ticket_price: price.map(|p| p.expect(missing)),
-            meeting_url: meeting_url.expect(missing),
-            at: now,
-        };
+        let fact = validate_create(&cmd, now)?;
         if self.lifecycle != Lifecycle::NotCreated {
             // A retried create (its answer was lost) finds the event as it made it.
             let mut again = VirtualEvent::default();
@@ -327,49 +299,7 @@ impl VirtualEvent {
     ) -> Result<(), VirtualEventError> {
         self.require_organizer(&cmd.organizer)?;
         self.require_before_start(now)?;
-        let current = &self.details;
-        let mut errors = ValidationErrors::default();
-        let mut changes = DetailsUpdated::default();
-        if let Some(t) = &cmd.title {
-            changes.title = errors.check("title", v::title(t)).filter(|t| *t != current.title);
-        }
-        if let Some(d) = &cmd.description {
-            changes.description = errors
-                .check("description", v::description(d))
-                .filter(|d| *d != current.description);
-        }
-        if let Some(u) = &cmd.meeting_url {
-            changes.meeting_url = errors
-                .check("meeting_url", v::meeting_url(u))
-                .filter(|u| *u != current.meeting_url);
-        }
-        if let Some(capacity) = cmd.capacity {
-            let checked = match capacity {
-                None => Some(None),
-                Some(c) => errors.check("capacity", v::capacity(c)).map(Some),
-            };
-            changes.capacity = checked.filter(|c| *c != current.capacity);
-        }
-        if let Some(price) = &cmd.ticket_price {
-            let checked = match price {
-                None => Some(None),
-                Some(p) => v::ticket_price(&mut errors, "ticket_price", p).map(Some),
-            };
-            changes.ticket_price = checked.filter(|p| *p != current.ticket_price);
-        }
-        let starts_at = cmd
-            .starts_at
-            .and_then(|s| errors.check("starts_at", v::in_the_future(s, now)))
-            .unwrap_or(current.starts_at);
-        let time_zone = match &cmd.time_zone {
-            Some(tz) => errors.check("time_zone", v::time_zone(tz)),
-            None => Some(current.time_zone.clone()),
-        };
-        let duration = match cmd.duration_minutes {
-            Some(m) => errors.check("duration_minutes", v::duration_minutes(m)),
-            None => Some(current.duration_minutes),
-        };
-        errors.into_result()?;
+        let (changes, rescheduled) = validate_update(&cmd, &self.details, now)?;
         if changes.ticket_price.is_some() && self.lifecycle != Lifecycle::Draft {
             return Err(VirtualEventError::PriceLocked);
         }
@@ -380,16 +310,6 @@ impl VirtualEvent {
                 seats_taken: self.seats_taken(),
             });
         }
-        let (time_zone, duration_minutes) = (time_zone.expect("validated"), duration.expect("validated"));
-        let rescheduled = (starts_at != current.starts_at
-            || time_zone != current.time_zone
-            || duration_minutes != current.duration_minutes)
-            .then_some(Rescheduled {
-                starts_at,
-                time_zone,
-                duration_minutes,
-                previous_starts_at: current.starts_at,
-            });
         if changes != DetailsUpdated::default() {
             sink.write(VirtualEventFact::DetailsUpdated(changes), self).await;
         }
@@ -408,17 +328,7 @@ impl VirtualEvent {
     ) -> Result<(), VirtualEventError> {
         self.require_organizer(&cmd.organizer)?;
         self.require_before_start(now)?;
-        let mut errors = ValidationErrors::default();
-        let object_key = errors.check("object_key", v::object_key(&cmd.object_key));
-        let content_type = errors.check("content_type", v::content_type(cmd.kind, &cmd.content_type));
-        let size_bytes = errors.check("size_bytes", v::media_size(cmd.kind, cmd.size_bytes));
-        errors.into_result()?;
-        let media = MediaAttached {
-            kind: cmd.kind,
-            object_key: object_key.expect("validated"),
-            content_type: content_type.expect("validated"),
-            size_bytes: size_bytes.expect("validated"),
-        };
+        let media = validate_media(&cmd)?;
         if self.media.get(&cmd.kind) != Some(&media) {
             sink.write(VirtualEventFact::MediaAttached(media), self).await;
         }
@@ -863,6 +773,150 @@ fn invalid(field: &str, message: impl Into<String>) -> VirtualEventError {
     let mut errors = ValidationErrors::default();
     errors.add(field, message);
     VirtualEventError::Invalid(errors)
+}
+
+/// The fact a valid create records, or every field that fails.
+fn validate_create(cmd: &CreateEvent, now: DateTime<Utc>) -> Result<Created, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let event_id = errors.check("event_id", event_id(&cmd.event_id));
+    let organizer = errors.check("organizer", non_empty(&cmd.organizer));
+    let title = errors.check("title", v::title(&cmd.title));
+    let description = errors.check("description", v::description(&cmd.description));
+    let starts_at = errors.check("starts_at", v::in_the_future(cmd.starts_at, now));
+    let time_zone = errors.check("time_zone", v::time_zone(&cmd.time_zone));
+    let duration_minutes = errors.check("duration_minutes", v::duration_minutes(cmd.duration_minutes));
+    // A field left out is valid, so `None` keeps meaning "failed" for these as well.
+    let capacity = match cmd.capacity {
+        None => Some(None),
+        Some(c) => errors.check("capacity", v::capacity(c)).map(Some),
+    };
+    let ticket_price = match &cmd.ticket_price {
+        None => Some(None),
+        Some(p) => v::ticket_price(&mut errors, "ticket_price", p).map(Some),
+    };
+    let meeting_url = errors.check("meeting_url", v::meeting_url(&cmd.meeting_url));
+    match (
+        event_id,
+        organizer,
+        title,
+        description,
+        starts_at,
+        time_zone,
+        duration_minutes,
+        capacity,
+        ticket_price,
+        meeting_url,
+    ) {
+        (
+            Some(event_id),
+            Some(organizer),
+            Some(title),
+            Some(description),
+            Some(starts_at),
+            Some(time_zone),
+            Some(duration_minutes),
+            Some(capacity),
+            Some(ticket_price),
+            Some(meeting_url),
+        ) => Ok(Created {
+            event_id,
+            organizer,
+            title,
+            description,
+            starts_at,
+            time_zone,
+            duration_minutes,
+            capacity,
+            ticket_price,
+            meeting_url,
+            at: now,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// What a valid update changes in `current`: the details that differ, and the new schedule
+/// when any part of it moved; or every field that fails.
+fn validate_update(
+    cmd: &UpdateDetails,
+    current: &Details,
+    now: DateTime<Utc>,
+) -> Result<(DetailsUpdated, Option<Rescheduled>), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut changes = DetailsUpdated::default();
+    if let Some(t) = &cmd.title {
+        changes.title = errors.check("title", v::title(t)).filter(|t| *t != current.title);
+    }
+    if let Some(d) = &cmd.description {
+        changes.description = errors
+            .check("description", v::description(d))
+            .filter(|d| *d != current.description);
+    }
+    if let Some(u) = &cmd.meeting_url {
+        changes.meeting_url = errors
+            .check("meeting_url", v::meeting_url(u))
+            .filter(|u| *u != current.meeting_url);
+    }
+    if let Some(capacity) = cmd.capacity {
+        let checked = match capacity {
+            None => Some(None),
+            Some(c) => errors.check("capacity", v::capacity(c)).map(Some),
+        };
+        changes.capacity = checked.filter(|c| *c != current.capacity);
+    }
+    if let Some(price) = &cmd.ticket_price {
+        let checked = match price {
+            None => Some(None),
+            Some(p) => v::ticket_price(&mut errors, "ticket_price", p).map(Some),
+        };
+        changes.ticket_price = checked.filter(|p| *p != current.ticket_price);
+    }
+    let starts_at = match cmd.starts_at {
+        Some(s) => errors.check("starts_at", v::in_the_future(s, now)),
+        None => Some(current.starts_at),
+    };
+    let time_zone = match &cmd.time_zone {
+        Some(tz) => errors.check("time_zone", v::time_zone(tz)),
+        None => Some(current.time_zone.clone()),
+    };
+    let duration_minutes = match cmd.duration_minutes {
+        Some(m) => errors.check("duration_minutes", v::duration_minutes(m)),
+        None => Some(current.duration_minutes),
+    };
+    match (starts_at, time_zone, duration_minutes) {
+        // `changes` holds `None` both for a field that failed and for one that did not
+        // change, so only the errors tell whether every field passed.
+        (Some(starts_at), Some(time_zone), Some(duration_minutes)) if errors.is_empty() => {
+            let moved = starts_at != current.starts_at
+                || time_zone != current.time_zone
+                || duration_minutes != current.duration_minutes;
+            let rescheduled = moved.then_some(Rescheduled {
+                starts_at,
+                time_zone,
+                duration_minutes,
+                previous_starts_at: current.starts_at,
+            });
+            Ok((changes, rescheduled))
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The fact a valid attachment records, or every field that fails.
+fn validate_media(cmd: &AttachMedia) -> Result<MediaAttached, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let object_key = errors.check("object_key", v::object_key(&cmd.object_key));
+    let content_type = errors.check("content_type", v::content_type(cmd.kind, &cmd.content_type));
+    let size_bytes = errors.check("size_bytes", v::media_size(cmd.kind, cmd.size_bytes));
+    match (object_key, content_type, size_bytes) {
+        (Some(object_key), Some(content_type), Some(size_bytes)) => Ok(MediaAttached {
+            kind: cmd.kind,
+            object_key,
+            content_type,
+            size_bytes,
+        }),
+        _ => Err(errors),
+    }
 }
 
 fn non_empty(raw: &str) -> Result<String, String> {

@@ -371,6 +371,49 @@ fn an_update_reports_every_invalid_field() {
 }
 
 #[test]
+fn an_update_reports_its_other_invalid_fields_in_order() {
+    let cmd = UpdateDetails {
+        description: Some("d".repeat(2001)),
+        time_zone: Some("Mars/Olympus".into()),
+        capacity: Some(Some(0)),
+        ticket_price: Some(Some(Money {
+            amount_minor: 0,
+            currency: "ZZZ".into(),
+        })),
+        ..update()
+    };
+    let fields = failing_fields(
+        test()
+            .given(vec![created()])
+            .when(C::UpdateDetails(cmd))
+            .inspect_result(),
+    );
+    assert_eq!(
+        fields,
+        [
+            "description",
+            "capacity",
+            "ticket_price.amount_minor",
+            "ticket_price.currency",
+            "time_zone"
+        ]
+    );
+}
+
+#[test]
+fn one_invalid_field_refuses_the_whole_update_even_with_a_valid_new_start() {
+    let cmd = UpdateDetails {
+        title: Some(" ".into()),
+        starts_at: Some(starts() + Duration::hours(2)),
+        ..update()
+    };
+    test()
+        .given(vec![created()])
+        .when(C::UpdateDetails(cmd))
+        .then_expect_error(invalid(&[("title", "must not be empty")]));
+}
+
+#[test]
 fn the_price_cannot_change_once_published() {
     let cmd = UpdateDetails {
         ticket_price: Some(Some(usd(500))),
