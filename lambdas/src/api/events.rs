@@ -167,7 +167,7 @@ pub async fn list_mine(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<EventSummary>>> {
-    let keep = |e: &OrganizerEvent| e.status != "deleted";
+    let keep = |e: &OrganizerEvent| !e.status.is_deleted();
     state
         .list(&caller.subject, &query, keep, EventSummary::from)
         .await
@@ -190,7 +190,7 @@ pub async fn show(
     };
     let sees_link = match &relation {
         Relation::Organizer => true,
-        Relation::Guest { rsvp } if page.status != "draft" => rsvp == "attending",
+        Relation::Guest { rsvp } if page.status.is_visible_to_guests() => rsvp.is_attending(),
         _ => return Err(Problem::not_found()),
     };
     let meeting_url = if sees_link {

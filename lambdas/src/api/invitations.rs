@@ -200,7 +200,7 @@ pub async fn guest_by_credential(
         InvitationCredential::VerifiedEmail(email) => invitation_id(event_id, email),
     };
     let row: Option<GuestListEntry> = queries.get(&Key::with_sort(event_id, invitation_id)).await?;
-    Ok(row.filter(|r| r.rsvp != "revoked"))
+    Ok(row.filter(|r| !r.rsvp.is_revoked()))
 }
 
 async fn find(
@@ -234,9 +234,9 @@ pub async fn mine(
     let page = state
         .page(&event_id)
         .await?
-        .filter(|p| p.status != "draft")
+        .filter(|p| p.status.is_visible_to_guests())
         .ok_or_else(not_found)?;
-    let link = if guest.rsvp == "attending" {
+    let link = if guest.rsvp.is_attending() {
         meeting_url(&state.queries, &event_id)
             .await
             .map_err(|e| ApiState::read_failed(&e))?
@@ -245,8 +245,8 @@ pub async fn mine(
     };
     Ok(Json(InvitationView {
         invitation_id: guest.invitation_id,
-        rsvp: guest.rsvp,
-        payment: guest.payment,
+        rsvp: guest.rsvp.to_string(),
+        payment: guest.payment.to_string(),
         hold_until: guest.hold_until,
         event: Event::from_page(page, |k| state.blobs.public_url(k), link),
     }))

@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use slsplay_aggregates::Clock;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
 use slsplay_commands::{CommandContext, CommandError};
-use slsplay_projections::read_models::{EventPage, InvitationByEmail};
+use slsplay_projections::read_models::{EventPage, InvitationByEmail, RsvpStatus};
 use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::{Queries, ReadQueries};
 
@@ -133,7 +133,7 @@ pub enum Relation {
     Organizer,
     /// Invited (and not revoked), through the caller's verified email; their answer so far.
     Guest {
-        rsvp: String,
+        rsvp: RsvpStatus,
     },
     Stranger,
 }
@@ -149,7 +149,7 @@ impl ApiState {
             .get(&Key::new(event_id))
             .await
             .map_err(|e| Self::read_failed(&e))?;
-        Ok(page.filter(|p| p.status != "deleted"))
+        Ok(page.filter(|p| !p.status.is_deleted()))
     }
 
     pub async fn invitation_of(
@@ -165,7 +165,7 @@ impl ApiState {
             .get(&Key::with_sort(email.as_str(), event_id))
             .await
             .map_err(|e| Self::read_failed(&e))?;
-        Ok(row.filter(|r| r.rsvp != "revoked"))
+        Ok(row.filter(|r| !r.rsvp.is_revoked()))
     }
 
     pub async fn relation(

@@ -66,7 +66,7 @@ impl Loader<String> for EventLoader {
             .map_err(|e| Arc::new(e.to_string()))?;
         Ok(pages
             .into_iter()
-            .filter(|p| p.status != "deleted")
+            .filter(|p| !p.status.is_deleted())
             .map(|p| (p.event_id.clone(), p))
             .collect())
     }
@@ -108,7 +108,7 @@ impl Loader<(String, String)> for InvitationLoader {
             .map_err(|e| Arc::new(e.to_string()))?;
         Ok(rows
             .into_iter()
-            .filter(|r| r.rsvp != "revoked")
+            .filter(|r| !r.rsvp.is_revoked())
             .map(|r| ((r.email.clone(), r.event_id.clone()), r))
             .collect())
     }

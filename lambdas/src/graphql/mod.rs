@@ -122,7 +122,9 @@ impl Query {
             .await
             .map_err(|e| unavailable(&*e))?;
         Ok(match (row, page) {
-            (Some(row), Some(page)) if page.status != "draft" => Some(LinkInvitation { row, page }),
+            (Some(row), Some(page)) if page.status.is_visible_to_guests() => {
+                Some(LinkInvitation { row, page })
+            }
             _ => None,
         })
     }

@@ -55,7 +55,7 @@ impl EventPayload {
         };
         // A link holder who answered sees the event as the link shows it; anyone else only
         // what they may see.
-        let link_holder = self.via_invitation_link && event.page.status != "draft";
+        let link_holder = self.via_invitation_link && event.page.status.is_visible_to_guests();
         Ok((link_holder || event.visible_to(ctx).await?).then_some(event))
     }
 

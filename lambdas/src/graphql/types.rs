@@ -119,7 +119,7 @@ impl Event {
         if self.is_organizer(ctx.data::<Viewer>()?) {
             return Ok(true);
         }
-        Ok(self.page.status != "draft" && self.viewer_invitation(ctx).await?.is_some())
+        Ok(self.page.status.is_visible_to_guests() && self.viewer_invitation(ctx).await?.is_some())
     }
 }
 
@@ -143,10 +143,11 @@ impl Event {
     }
 
     async fn status(&self) -> EventStatus {
-        match self.page.status.as_str() {
-            "published" => EventStatus::Published,
-            "cancelled" => EventStatus::Cancelled,
-            _ => EventStatus::Draft,
+        use slsplay_projections::read_models::EventStatus as Stored;
+        match self.page.status {
+            Stored::Published => EventStatus::Published,
+            Stored::Cancelled => EventStatus::Cancelled,
+            Stored::Draft | Stored::Deleted => EventStatus::Draft,
         }
     }
 
@@ -237,7 +238,7 @@ impl Event {
     /// The viewer's answer, when they are invited: invited, attending, seat_held, waitlisted
     /// or declined.
     async fn viewer_rsvp(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.viewer_invitation(ctx).await?.map(|i| i.rsvp))
+        Ok(self.viewer_invitation(ctx).await?.map(|i| i.rsvp.to_string()))
     }
 
     /// Only for the organizer and confirmed attendees.
@@ -246,7 +247,7 @@ impl Event {
             || self
                 .viewer_invitation(ctx)
                 .await?
-                .is_some_and(|i| i.rsvp == "attending");
+                .is_some_and(|i| i.rsvp.is_attending());
         if !may {
             return Ok(None);
         }
@@ -335,12 +336,12 @@ impl Guest {
 
     /// invited, attending, seat_held, waitlisted, declined or revoked.
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     /// none, due (a seat is held) or paid.
     async fn payment(&self) -> &str {
-        &self.row.payment
+        self.row.payment.as_str()
     }
 
     async fn hold_until(&self) -> Option<&str> {
@@ -376,7 +377,7 @@ impl Invitation {
 
     /// invited, attending, seat_held, waitlisted or declined.
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     /// The event, loaded in one batch with the other invitations' events.
@@ -386,7 +387,7 @@ impl Invitation {
             .load_one(self.row.event_id.clone())
             .await
             .map_err(|e| unavailable(&*e))?;
-        Ok(page.filter(|p| p.status != "draft").map(Event::new))
+        Ok(page.filter(|p| p.status.is_visible_to_guests()).map(Event::new))
     }
 }
 
@@ -404,11 +405,11 @@ impl LinkInvitation {
     }
 
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     async fn payment(&self) -> &str {
-        &self.row.payment
+        self.row.payment.as_str()
     }
 
     async fn hold_until(&self) -> Option<&str> {
@@ -421,7 +422,7 @@ impl LinkInvitation {
 
     /// Once the guest is confirmed.
     async fn meeting_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        if self.row.rsvp != "attending" {
+        if !self.row.rsvp.is_attending() {
             return Ok(None);
         }
         meeting_url(&ctx.data::<Services>()?.queries, &self.page.event_id)

@@ -2,8 +2,10 @@
 //! builders working on different events never write the same row.
 
 pub mod projector;
+mod status;
 mod tables;
 
+pub use status::*;
 pub use tables::*;
 
 use crate::schema::{ReadModel, Table};
