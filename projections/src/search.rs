@@ -18,6 +18,7 @@ use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Va
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::builder::Projector;
+use crate::read_models::EventStatus;
 use crate::store::{ReadStoreError, ReadTx};
 
 pub const NAME: &str = "search";
@@ -61,12 +62,13 @@ pub fn invitees_who_see(event: &VirtualEvent) -> Vec<String> {
     }
 }
 
-/// The status a search hit shows; `None` when the event has no document.
+/// The status a search hit shows, as the event's page stores it; `None` when the event has no
+/// document.
 pub fn searchable_status(event: &VirtualEvent) -> Option<&'static str> {
     match event.lifecycle {
-        Lifecycle::Draft => Some("draft"),
-        Lifecycle::Published => Some("published"),
-        Lifecycle::Cancelled => Some("cancelled"),
+        Lifecycle::Draft => Some(EventStatus::Draft.as_str()),
+        Lifecycle::Published => Some(EventStatus::Published.as_str()),
+        Lifecycle::Cancelled => Some(EventStatus::Cancelled.as_str()),
         Lifecycle::NotCreated | Lifecycle::Deleted => None,
     }
 }

@@ -1,28 +1,36 @@
 //! The read models on DynamoDB (moto): the same rows as on SQLite, and a commit cut short
 //! between its rows and its checkpoint is repaired by the next attempt.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::virtual_event::{RsvpAnswer, UpdateDetails, VirtualEventCommand as C, upcasters};
 use slsplay_commands::CommandContext;
 use slsplay_projections::builder::{Builder, Outcome, ReadModels};
 use slsplay_projections::read_models::{
-    EventByStart, EventPage, GuestListEntry, InvitationByEmail, OrganizerEvent, TABLES,
+    EventByStart, EventPage, EventStatus, GuestListEntry, InvitationByEmail, OrganizerEvent, PaymentStatus,
+    RsvpStatus, TABLES,
 };
 use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::dynamo::DynamoReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
-use slsplay_projections::store::{ReadStore, ReadTx};
+use slsplay_projections::store::{ReadQueries, ReadStore, ReadStoreError, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, guest, now, token};
 use slsplay_tests::moto::moto;
 use slsplay_tests::projection::read_model_builder;
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
 
 async fn dynamo_store() -> DynamoReadStore {
+    dynamo_store_with_prefix().await.0
+}
+
+async fn dynamo_store_with_prefix() -> (DynamoReadStore, String) {
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoReadStore::new(moto().dynamodb(), prefix, TABLES);
+    let store = DynamoReadStore::new(moto().dynamodb(), prefix.clone(), TABLES);
     store.create_tables().await.unwrap();
-    store
+    (store, prefix)
 }
 
 /// Every row of the event's page, guest list, the guests' own lists and the organizer's list.
@@ -211,4 +219,179 @@ async fn both_stores_list_a_transactions_rows_in_sort_key_order() {
     let in_order = ["a", "ab", "ab!", "b"];
     assert_eq!(listed_in_one_transaction(&sqlite).await, in_order);
     assert_eq!(listed_in_one_transaction(&dynamo_store().await).await, in_order);
+}
+
+fn item_key(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), AttributeValue::S((*value).to_owned())))
+        .collect()
+}
+
+/// An item as DynamoDB holds it, read past the store.
+async fn raw_item(table: &str, key: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+    moto()
+        .dynamodb()
+        .get_item()
+        .table_name(table)
+        .set_key(Some(item_key(key)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
+/// The statuses are string attributes holding their text, as the README's PartiQL queries ask
+/// for them; an item whose status is none of the values is a decode error, not another value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_are_stored_as_their_text_and_an_unknown_one_does_not_decode() {
+    let (store, prefix) = dynamo_store_with_prefix().await;
+    let page = EventPage {
+        event_id: "ev".into(),
+        status: EventStatus::Cancelled,
+        ..EventPage::default()
+    };
+    let guest = GuestListEntry {
+        event_id: "ev".into(),
+        invitation_id: "inv".into(),
+        email: "a@b.c".into(),
+        rsvp: RsvpStatus::SeatHeld,
+        payment: PaymentStatus::Due,
+        ..GuestListEntry::default()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.put(&page).await.unwrap();
+    tx.put(&guest).await.unwrap();
+    tx.put(&InvitationByEmail {
+        email: "a@b.c".into(),
+        event_id: "ev".into(),
+        event_status: EventStatus::Published,
+        rsvp: RsvpStatus::Waitlisted,
+        ..InvitationByEmail::default()
+    })
+    .await
+    .unwrap();
+    tx.put(&OrganizerEvent {
+        organizer: "o".into(),
+        event_id: "ev".into(),
+        status: EventStatus::Draft,
+        ..OrganizerEvent::default()
+    })
+    .await
+    .unwrap();
+    tx.put(&EventByStart {
+        start_day: "d".into(),
+        start_key: "k".into(),
+        status: EventStatus::Deleted,
+        ..EventByStart::default()
+    })
+    .await
+    .unwrap();
+    // The store commits rows with the checkpoint they move (as a builder does).
+    tx.set_checkpoint("statuses", "ev", 1).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let s = |text: &str| Some(AttributeValue::S(text.to_owned()));
+    let table = |name: &str| format!("{prefix}{name}");
+    let item = raw_item(&table("event_pages"), &[("event_id", "ev")]).await;
+    assert_eq!(item.get("status").cloned(), s("cancelled"));
+    let item = raw_item(
+        &table("guest_list"),
+        &[("event_id", "ev"), ("invitation_id", "inv")],
+    )
+    .await;
+    assert_eq!(
+        (item.get("rsvp").cloned(), item.get("payment").cloned()),
+        (s("seat_held"), s("due"))
+    );
+    let item = raw_item(
+        &table("invitations_by_email"),
+        &[("email", "a@b.c"), ("event_id", "ev")],
+    )
+    .await;
+    assert_eq!(
+        (item.get("event_status").cloned(), item.get("rsvp").cloned()),
+        (s("published"), s("waitlisted"))
+    );
+    // The README's query for the guests who still have to pay.
+    let due = moto()
+        .dynamodb()
+        .execute_statement()
+        .statement(format!(
+            "SELECT email FROM \"{}\" WHERE event_id = 'ev' AND payment = 'due'",
+            table("guest_list")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        due.items(),
+        [HashMap::from([(
+            "email".to_owned(),
+            AttributeValue::S("a@b.c".into())
+        )])]
+    );
+    let item = raw_item(
+        &table("organizer_events"),
+        &[("organizer", "o"), ("event_id", "ev")],
+    )
+    .await;
+    assert_eq!(item.get("status").cloned(), s("draft"));
+    let item = raw_item(
+        &table("events_by_start"),
+        &[("start_day", "d"), ("start_key", "k")],
+    )
+    .await;
+    assert_eq!(item.get("status").cloned(), s("deleted"));
+
+    let key = Key::with_sort("ev", "inv");
+    assert_eq!(store.get::<GuestListEntry>(&key).await.unwrap(), Some(guest));
+    assert_eq!(store.get::<EventPage>(&Key::new("ev")).await.unwrap(), Some(page));
+
+    let set = |table: String, key: &[(&str, &str)], name: &str, text: &str| {
+        moto()
+            .dynamodb()
+            .update_item()
+            .table_name(table)
+            .set_key(Some(item_key(key)))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", AttributeValue::S(text.to_owned()))
+            .send()
+    };
+    set(
+        table("guest_list"),
+        &[("event_id", "ev"), ("invitation_id", "inv")],
+        "payment",
+        "refunded",
+    )
+    .await
+    .unwrap();
+    let read = store.get::<GuestListEntry>(&key).await;
+    assert!(
+        matches!(
+            read,
+            Err(ReadStoreError::Decode {
+                table: "guest_list",
+                ..
+            })
+        ),
+        "{read:?}"
+    );
+    set(table("event_pages"), &[("event_id", "ev")], "status", "Published")
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let read = tx.get::<EventPage>(&Key::new("ev")).await;
+    assert!(
+        matches!(
+            read,
+            Err(ReadStoreError::Decode {
+                table: "event_pages",
+                ..
+            })
+        ),
+        "{read:?}"
+    );
 }

@@ -6,8 +6,8 @@ use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{CreateEvent, RsvpAnswer, UpdateDetails, VirtualEventCommand as C};
 use slsplay_commands::CommandContext;
 use slsplay_projections::read_models::{
-    DailyInvitationStats, EventByStart, EventPage, GuestListEntry, InvitationByEmail, MeetingLink,
-    OrganizerEvent,
+    DailyInvitationStats, EventByStart, EventPage, EventStatus, GuestListEntry, InvitationByEmail,
+    MeetingLink, OrganizerEvent,
 };
 use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::{ReadStore, ReadTx};
@@ -87,7 +87,7 @@ async fn a_free_event_with_a_waitlist_shows_on_every_read_model() {
     catch_up(&store.open(), &builder).await;
 
     let page: EventPage = get(&builder, Key::new(ev)).await.unwrap();
-    assert_eq!(page.status, "published");
+    assert_eq!(page.status, EventStatus::Published);
     assert_eq!(
         (page.invited, page.attending, page.waitlisted, page.declined),
         (4, 2, 0, 2)
@@ -299,7 +299,7 @@ async fn a_deleted_draft_leaves_no_lists_behind() {
     catch_up(&store.open(), &builder).await;
     assert_eq!(
         get::<EventPage>(&builder, Key::new(ev)).await.unwrap().status,
-        "deleted"
+        EventStatus::Deleted
     );
     assert!(list::<OrganizerEvent>(&builder, ORGANIZER).await.is_empty());
     assert!(list::<InvitationByEmail>(&builder, &guest(0)).await.is_empty());

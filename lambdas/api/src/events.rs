@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{CreateEvent, UpdateDetails, VirtualEventCommand};
-use slsplay_projections::read_models::access::{meeting_url, rsvp_attending};
+use slsplay_projections::read_models::access::meeting_url;
 use slsplay_projections::read_models::{DailyInvitationStats, OrganizerEvent};
 use utoipa::ToSchema;
 
@@ -189,7 +189,7 @@ pub async fn show(
     };
     let sees_link = match &relation {
         Relation::Organizer => true,
-        Relation::Guest { rsvp } if page.open_to_guests() => rsvp_attending(rsvp),
+        Relation::Guest { rsvp } if page.open_to_guests() => rsvp.is_attending(),
         _ => return Err(Problem::not_found()),
     };
     let meeting_url = if sees_link {

@@ -9,7 +9,7 @@ use slsplay_aggregates::virtual_event::{
     InvitationCredential, RsvpAnswer, VirtualEventCommand, VirtualEventError,
 };
 use slsplay_commands::CommandError;
-use slsplay_projections::read_models::access::{guest_by_credential, meeting_url, rsvp_attending};
+use slsplay_projections::read_models::access::{guest_by_credential, meeting_url};
 use slsplay_projections::read_models::{EventPage, GuestListEntry, InvitationByEmail};
 use utoipa::ToSchema;
 
@@ -213,7 +213,7 @@ pub async fn mine(
         .await?
         .filter(EventPage::open_to_guests)
         .ok_or_else(not_found)?;
-    let link = if rsvp_attending(&guest.rsvp) {
+    let link = if guest.rsvp.is_attending() {
         meeting_url(&state.queries, &event_id)
             .await
             .map_err(|e| ApiState::read_failed(&e))?
@@ -222,8 +222,8 @@ pub async fn mine(
     };
     Ok(Json(InvitationView {
         invitation_id: guest.invitation_id,
-        rsvp: guest.rsvp,
-        payment: guest.payment,
+        rsvp: guest.rsvp.to_string(),
+        payment: guest.payment.to_string(),
         hold_until: guest.hold_until,
         event: Event::from_page(page, |k| state.blobs.public_url(k), link),
     }))

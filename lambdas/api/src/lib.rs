@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use slsplay_aggregates::Clock;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
 use slsplay_commands::{CommandContext, CommandError};
-use slsplay_projections::read_models::{EventPage, InvitationByEmail};
+use slsplay_projections::read_models::{EventPage, InvitationByEmail, RsvpStatus};
 use slsplay_projections::schema::{Key, ReadModel};
 use slsplay_projections::store::{Queries, ReadQueries};
 
@@ -135,7 +135,7 @@ pub enum Relation {
     Organizer,
     /// Invited (and not revoked), through the caller's verified email; their answer so far.
     Guest {
-        rsvp: String,
+        rsvp: RsvpStatus,
     },
     Stranger,
 }

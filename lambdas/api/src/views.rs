@@ -89,7 +89,7 @@ impl Event {
             organizer: page.organizer,
             title: page.title,
             description: page.description,
-            status: page.status,
+            status: page.status.to_string(),
             starts_at: page.starts_at,
             ends_at: page.ends_at,
             time_zone: page.time_zone,
@@ -127,7 +127,7 @@ impl From<OrganizerEvent> for EventSummary {
             event_id: e.event_id,
             title: e.title,
             starts_at: e.starts_at,
-            status: e.status,
+            status: e.status.to_string(),
             invited: e.invited,
             attending: e.attending,
             updated_at: e.updated_at,
@@ -156,8 +156,8 @@ impl From<GuestListEntry> for Guest {
         Self {
             invitation_id: g.invitation_id,
             email: g.email,
-            rsvp: g.rsvp,
-            payment: g.payment,
+            rsvp: g.rsvp.to_string(),
+            payment: g.payment.to_string(),
             hold_until: g.hold_until,
             invited_at: g.invited_at,
             answered_at: g.answered_at,
@@ -187,8 +187,8 @@ impl From<InvitationByEmail> for MyInvitation {
             title: i.title,
             starts_at: i.starts_at,
             time_zone: i.time_zone,
-            event_status: i.event_status,
-            rsvp: i.rsvp,
+            event_status: i.event_status.to_string(),
+            rsvp: i.rsvp.to_string(),
         }
     }
 }

@@ -66,7 +66,7 @@ impl Loader<String> for EventLoader {
             .map_err(|e| Arc::new(e.to_string()))?;
         Ok(pages
             .into_iter()
-            .filter(|p| p.status != "deleted")
+            .filter(|p| !p.status.is_deleted())
             .map(|p| (p.event_id.clone(), p))
             .collect())
     }

@@ -143,10 +143,11 @@ impl Event {
     }
 
     async fn status(&self) -> EventStatus {
-        match self.page.status.as_str() {
-            "published" => EventStatus::Published,
-            "cancelled" => EventStatus::Cancelled,
-            _ => EventStatus::Draft,
+        use slsplay_projections::read_models::EventStatus as Stored;
+        match self.page.status {
+            Stored::Published => EventStatus::Published,
+            Stored::Cancelled => EventStatus::Cancelled,
+            Stored::Draft | Stored::Deleted => EventStatus::Draft,
         }
     }
 
@@ -237,7 +238,7 @@ impl Event {
     /// The viewer's answer, when they are invited: invited, attending, seat_held, waitlisted
     /// or declined.
     async fn viewer_rsvp(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.viewer_invitation(ctx).await?.map(|i| i.rsvp))
+        Ok(self.viewer_invitation(ctx).await?.map(|i| i.rsvp.to_string()))
     }
 
     /// Only for the organizer and confirmed attendees.
@@ -246,7 +247,7 @@ impl Event {
             || self
                 .viewer_invitation(ctx)
                 .await?
-                .is_some_and(|i| self.page.shows_meeting_link_to(&i.rsvp));
+                .is_some_and(|i| self.page.shows_meeting_link_to(i.rsvp));
         if !may {
             return Ok(None);
         }
@@ -357,12 +358,12 @@ impl Guest {
 
     /// invited, attending, seat_held, waitlisted, declined or revoked.
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     /// none, due (a seat is held) or paid.
     async fn payment(&self) -> &str {
-        &self.row.payment
+        self.row.payment.as_str()
     }
 
     async fn hold_until(&self) -> Option<&str> {
@@ -398,7 +399,7 @@ impl Invitation {
 
     /// invited, attending, seat_held, waitlisted or declined.
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     /// The event, loaded in one batch with the other invitations' events.
@@ -426,11 +427,11 @@ impl LinkInvitation {
     }
 
     async fn rsvp(&self) -> &str {
-        &self.row.rsvp
+        self.row.rsvp.as_str()
     }
 
     async fn payment(&self) -> &str {
-        &self.row.payment
+        self.row.payment.as_str()
     }
 
     async fn hold_until(&self) -> Option<&str> {
@@ -443,7 +444,7 @@ impl LinkInvitation {
 
     /// Once the guest is confirmed.
     async fn meeting_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        if !self.page.shows_meeting_link_to(&self.row.rsvp) {
+        if !self.page.shows_meeting_link_to(self.row.rsvp) {
             return Ok(None);
         }
         meeting_url(&ctx.data::<Services>()?.queries, &self.page.event_id)

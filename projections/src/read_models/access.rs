@@ -3,58 +3,55 @@
 
 use slsplay_aggregates::virtual_event::{InvitationCredential, InvitationTokens, invitation_id};
 
-use super::{EventPage, GuestListEntry, InvitationByEmail, InvitationToken, MeetingLink, OrganizerEvent};
+use super::{
+    EventPage, GuestListEntry, InvitationByEmail, InvitationToken, MeetingLink, OrganizerEvent, RsvpStatus,
+};
 use crate::schema::Key;
 use crate::store::{ReadQueries, ReadStoreError};
 
 impl EventPage {
     /// A deleted draft is gone for everyone, its organizer included.
     pub fn exists(&self) -> bool {
-        self.status != "deleted"
+        !self.status.is_deleted()
     }
 
     /// Guests see an event once it is published (also after it is cancelled); a draft is its
     /// organizer's alone.
     pub fn open_to_guests(&self) -> bool {
-        self.exists() && self.status != "draft"
+        self.status.is_visible_to_guests()
     }
 
     /// The meeting link is for confirmed attendees of an event open to guests (and for the
     /// organizer, who set it).
-    pub fn shows_meeting_link_to(&self, guest: &str) -> bool {
-        self.open_to_guests() && rsvp_attending(guest)
+    pub fn shows_meeting_link_to(&self, guest: RsvpStatus) -> bool {
+        self.open_to_guests() && guest.is_attending()
     }
-}
-
-/// Whether an answer so far (`rsvp`) confirms the guest as attending.
-pub fn rsvp_attending(rsvp: &str) -> bool {
-    rsvp == "attending"
 }
 
 impl OrganizerEvent {
     /// A deleted draft leaves its organizer's list.
     pub fn exists(&self) -> bool {
-        self.status != "deleted"
+        !self.status.is_deleted()
     }
 }
 
 impl GuestListEntry {
     /// A revoked invitation opens nothing.
     pub fn is_open(&self) -> bool {
-        self.rsvp != "revoked"
+        !self.rsvp.is_revoked()
     }
 }
 
 impl InvitationByEmail {
     /// A revoked invitation opens nothing.
     pub fn is_open(&self) -> bool {
-        self.rsvp != "revoked"
+        !self.rsvp.is_revoked()
     }
 
     /// Whether the guest's own list shows it: not revoked, of an event out of draft and not
     /// deleted.
     pub fn listed(&self) -> bool {
-        self.is_open() && self.event_status != "deleted" && self.event_status != "draft"
+        self.is_open() && self.event_status.is_visible_to_guests()
     }
 }
 

@@ -3,8 +3,10 @@
 
 pub mod access;
 pub mod projector;
+mod status;
 mod tables;
 
+pub use status::*;
 pub use tables::*;
 
 use crate::schema::{ReadModel, Table};

@@ -6,6 +6,7 @@ use cqrs_es::EventEnvelope;
 use slsplay_aggregates::virtual_event::{VirtualEvent, VirtualEventFact as F};
 
 use super::tables::*;
+use super::{EventStatus, PaymentStatus, RsvpStatus};
 use crate::schema::Key;
 use crate::store::{ReadStoreError, ReadTx};
 
@@ -45,13 +46,13 @@ pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
 }
 
 /// Which count of the page a guest in `rsvp` adds to.
-fn counter<'p>(page: &'p mut EventPage, rsvp: &str) -> Option<&'p mut i64> {
+fn counter(page: &mut EventPage, rsvp: RsvpStatus) -> Option<&mut i64> {
     match rsvp {
-        "attending" => Some(&mut page.attending),
-        "seat_held" => Some(&mut page.seats_held),
-        "waitlisted" => Some(&mut page.waitlisted),
-        "declined" => Some(&mut page.declined),
-        _ => None,
+        RsvpStatus::Attending => Some(&mut page.attending),
+        RsvpStatus::SeatHeld => Some(&mut page.seats_held),
+        RsvpStatus::Waitlisted => Some(&mut page.waitlisted),
+        RsvpStatus::Declined => Some(&mut page.declined),
+        RsvpStatus::Invited | RsvpStatus::Revoked => None,
     }
 }
 
@@ -75,7 +76,7 @@ pub async fn apply<T: ReadTx + Send>(
                 organizer: c.organizer.clone(),
                 title: c.title.clone(),
                 description: c.description.clone(),
-                status: "draft".into(),
+                status: EventStatus::Draft,
                 starts_at: timestamp(c.starts_at),
                 ends_at: timestamp(c.starts_at + Duration::minutes(i64::from(c.duration_minutes))),
                 time_zone: c.time_zone.clone(),
@@ -149,17 +150,17 @@ pub async fn apply<T: ReadTx + Send>(
             slsplay_aggregates::validation::MediaKind::Video => page.video_key = Some(m.object_key.clone()),
         },
         F::Published { .. } => {
-            page.status = "published".into();
+            page.status = EventStatus::Published;
             page.published_at = Some(now.clone());
             page_level_change = true;
         }
         F::Cancelled { message, .. } => {
-            page.status = "cancelled".into();
+            page.status = EventStatus::Cancelled;
             page.cancel_message = Some(message.clone());
             page_level_change = true;
         }
         F::DraftDeleted { .. } => {
-            page.status = "deleted".into();
+            page.status = EventStatus::Deleted;
             page_level_change = true;
         }
         F::GuestsInvited { invitations, .. } => {
@@ -168,8 +169,8 @@ pub async fn apply<T: ReadTx + Send>(
                     event_id: event_id.into(),
                     invitation_id: i.invitation_id.clone(),
                     email: i.email.clone(),
-                    rsvp: "invited".into(),
-                    payment: "none".into(),
+                    rsvp: RsvpStatus::Invited,
+                    payment: PaymentStatus::None,
                     invited_at: now.clone(),
                     updated_at: now.clone(),
                     ..GuestListEntry::default()
@@ -188,29 +189,29 @@ pub async fn apply<T: ReadTx + Send>(
             bump_stats(tx, event_id, at, |s| s.invited += n).await?;
         }
         F::InvitationRevoked { invitation_id, .. } => {
-            move_guest(tx, &mut page, invitation_id, "revoked", &now, |_| {}).await?;
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::Revoked, &now, |_| {}).await?;
             page.invited -= 1;
         }
         F::InvitationAccepted { invitation_id, .. } => {
-            move_guest(tx, &mut page, invitation_id, "attending", &now, |g| {
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::Attending, &now, |g| {
                 g.answered_at = Some(now.clone())
             })
             .await?;
             bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
         }
         F::InvitationDeclined { invitation_id, .. } => {
-            move_guest(tx, &mut page, invitation_id, "declined", &now, |g| {
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::Declined, &now, |g| {
                 g.answered_at = Some(now.clone());
                 g.hold_until = None;
-                if g.payment == "due" {
-                    g.payment = "none".into();
+                if g.payment == PaymentStatus::Due {
+                    g.payment = PaymentStatus::None;
                 }
             })
             .await?;
             bump_stats(tx, event_id, at, |s| s.declined += 1).await?;
         }
         F::GuestWaitlisted { invitation_id, .. } => {
-            move_guest(tx, &mut page, invitation_id, "waitlisted", &now, |g| {
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::Waitlisted, &now, |g| {
                 g.answered_at = Some(now.clone());
                 g.waitlisted_at = Some(now.clone());
             })
@@ -220,14 +221,14 @@ pub async fn apply<T: ReadTx + Send>(
         F::WaitlistedGuestsPromoted { promotions, .. } => {
             for p in promotions {
                 let rsvp = if p.hold_until.is_some() {
-                    "seat_held"
+                    RsvpStatus::SeatHeld
                 } else {
-                    "attending"
+                    RsvpStatus::Attending
                 };
                 move_guest(tx, &mut page, &p.invitation_id, rsvp, &now, |g| {
                     g.hold_until = p.hold_until.map(timestamp);
                     if p.hold_until.is_some() {
-                        g.payment = "due".into();
+                        g.payment = PaymentStatus::Due;
                     }
                 })
                 .await?;
@@ -238,19 +239,19 @@ pub async fn apply<T: ReadTx + Send>(
         F::SeatHeld {
             invitation_id, until, ..
         } => {
-            move_guest(tx, &mut page, invitation_id, "seat_held", &now, |g| {
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::SeatHeld, &now, |g| {
                 g.answered_at = Some(now.clone());
                 g.hold_until = Some(timestamp(*until));
-                g.payment = "due".into();
+                g.payment = PaymentStatus::Due;
             })
             .await?;
             bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
         }
         F::SeatHoldsExpired { invitation_ids, .. } => {
             for invitation_id in invitation_ids {
-                move_guest(tx, &mut page, invitation_id, "invited", &now, |g| {
+                move_guest(tx, &mut page, invitation_id, RsvpStatus::Invited, &now, |g| {
                     g.hold_until = None;
-                    g.payment = "none".into();
+                    g.payment = PaymentStatus::None;
                 })
                 .await?;
             }
@@ -260,9 +261,9 @@ pub async fn apply<T: ReadTx + Send>(
             payment_reference,
             ..
         } => {
-            move_guest(tx, &mut page, invitation_id, "attending", &now, |g| {
+            move_guest(tx, &mut page, invitation_id, RsvpStatus::Attending, &now, |g| {
                 g.hold_until = None;
-                g.payment = "paid".into();
+                g.payment = PaymentStatus::Paid;
                 g.payment_reference = Some(payment_reference.clone());
                 g.paid_at = Some(now.clone());
             })
@@ -283,7 +284,7 @@ pub async fn apply<T: ReadTx + Send>(
     .await?;
     if page_level_change {
         for guest in tx.list::<GuestListEntry>(&event_id.into()).await? {
-            if page.status == "deleted" || guest.rsvp == "revoked" {
+            if page.status.is_deleted() || guest.rsvp.is_revoked() {
                 tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), event_id))
                     .await?;
             } else {
@@ -302,8 +303,8 @@ fn invitation_row(page: &EventPage, guest: &GuestListEntry) -> InvitationByEmail
         title: page.title.clone(),
         starts_at: page.starts_at.clone(),
         time_zone: page.time_zone.clone(),
-        event_status: page.status.clone(),
-        rsvp: guest.rsvp.clone(),
+        event_status: page.status,
+        rsvp: guest.rsvp,
         updated_at: guest.updated_at.clone(),
     }
 }
@@ -313,7 +314,7 @@ async fn move_guest<T: ReadTx + Send>(
     tx: &mut T,
     page: &mut EventPage,
     invitation_id: &str,
-    rsvp: &str,
+    rsvp: RsvpStatus,
     now: &str,
     change: impl FnOnce(&mut GuestListEntry),
 ) -> Result<(), ReadStoreError> {
@@ -323,17 +324,17 @@ async fn move_guest<T: ReadTx + Send>(
             format!("invitation `{invitation_id}` is not on the guest list").into(),
         ));
     };
-    if let Some(old) = counter(page, &guest.rsvp) {
+    if let Some(old) = counter(page, guest.rsvp) {
         *old -= 1;
     }
     if let Some(new) = counter(page, rsvp) {
         *new += 1;
     }
-    guest.rsvp = rsvp.into();
+    guest.rsvp = rsvp;
     guest.updated_at = now.into();
     change(&mut guest);
     tx.put(&guest).await?;
-    if rsvp == "revoked" {
+    if rsvp.is_revoked() {
         tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), page.event_id.clone()))
             .await?;
     } else {
@@ -374,7 +375,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
         |starts_at: &str| Key::with_sort(start_day(starts_at), format!("{starts_at}#{}", page.event_id));
     let old_start = start_key(previous_start);
     let previous = tx.get::<EventByStart>(&old_start).await?;
-    if page.status == "deleted" {
+    if page.status.is_deleted() {
         tx.delete::<OrganizerEvent>(&organizer_key).await?;
         tx.delete::<EventByStart>(&old_start).await?;
         return Ok(());
@@ -384,7 +385,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
         event_id: page.event_id.clone(),
         title: page.title.clone(),
         starts_at: page.starts_at.clone(),
-        status: page.status.clone(),
+        status: page.status,
         invited: page.invited,
         attending: page.attending,
         updated_at: page.updated_at.clone(),
@@ -400,7 +401,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
         event_id: page.event_id.clone(),
         starts_at: page.starts_at.clone(),
         organizer: page.organizer.clone(),
-        status: page.status.clone(),
+        status: page.status,
         digest_sent: i64::from(sent),
     })
     .await

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::{EventStatus, PaymentStatus, RsvpStatus};
 use crate::schema::{Key, ReadModel, Table, integer, text};
 
 /// `event_pages`: what anyone with access sees of an event, with live counts.
@@ -10,7 +11,7 @@ pub struct EventPage {
     pub title: String,
     pub description: String,
     /// draft, published, cancelled or deleted (started/ended follow from the times).
-    pub status: String,
+    pub status: EventStatus,
     /// RFC 3339, UTC.
     pub starts_at: String,
     pub ends_at: String,
@@ -99,9 +100,9 @@ pub struct GuestListEntry {
     pub invitation_id: String,
     pub email: String,
     /// invited, attending, seat_held, waitlisted, declined or revoked.
-    pub rsvp: String,
+    pub rsvp: RsvpStatus,
     /// none (free event or not accepted), due (seat held) or paid.
-    pub payment: String,
+    pub payment: PaymentStatus,
     pub hold_until: Option<String>,
     pub payment_reference: Option<String>,
     pub invited_at: String,
@@ -146,8 +147,8 @@ pub struct InvitationByEmail {
     pub title: String,
     pub starts_at: String,
     pub time_zone: String,
-    pub event_status: String,
-    pub rsvp: String,
+    pub event_status: EventStatus,
+    pub rsvp: RsvpStatus,
     pub updated_at: String,
 }
 
@@ -181,7 +182,7 @@ pub struct OrganizerEvent {
     pub event_id: String,
     pub title: String,
     pub starts_at: String,
-    pub status: String,
+    pub status: EventStatus,
     pub invited: i64,
     pub attending: i64,
     pub updated_at: String,
@@ -218,7 +219,7 @@ pub struct EventByStart {
     pub event_id: String,
     pub starts_at: String,
     pub organizer: String,
-    pub status: String,
+    pub status: EventStatus,
     pub digest_sent: i64,
 }
 

@@ -563,3 +563,114 @@ impl super::ReadQueries for SqliteQueries {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_models::{
+        EventByStart, EventPage, EventStatus, GuestListEntry, InvitationByEmail, OrganizerEvent,
+        PaymentStatus, RsvpStatus,
+    };
+    use crate::store::ReadQueries;
+
+    /// The statuses are columns of plain text, as analysts query them; a value that is none of
+    /// a status's is an error when read, never taken for another.
+    #[tokio::test]
+    async fn statuses_are_stored_as_their_text_and_an_unknown_one_does_not_decode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read_models.sqlite3");
+        let store = SqliteReadStore::open(&path).unwrap();
+        let page = EventPage {
+            event_id: "ev".into(),
+            status: EventStatus::Cancelled,
+            ..EventPage::default()
+        };
+        let guest = GuestListEntry {
+            event_id: "ev".into(),
+            invitation_id: "inv".into(),
+            rsvp: RsvpStatus::SeatHeld,
+            payment: PaymentStatus::Due,
+            ..GuestListEntry::default()
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.put(&page).await.unwrap();
+        tx.put(&guest).await.unwrap();
+        tx.put(&InvitationByEmail {
+            email: "a@b.c".into(),
+            event_id: "ev".into(),
+            event_status: EventStatus::Published,
+            rsvp: RsvpStatus::Waitlisted,
+            ..InvitationByEmail::default()
+        })
+        .await
+        .unwrap();
+        tx.put(&OrganizerEvent {
+            organizer: "o".into(),
+            event_id: "ev".into(),
+            status: EventStatus::Draft,
+            ..OrganizerEvent::default()
+        })
+        .await
+        .unwrap();
+        tx.put(&EventByStart {
+            start_day: "d".into(),
+            start_key: "k".into(),
+            status: EventStatus::Deleted,
+            ..EventByStart::default()
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let raw = Connection::open(&path).unwrap();
+        let text = |sql: &str| -> String { raw.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(text("SELECT status FROM event_pages"), "cancelled");
+        assert_eq!(text("SELECT rsvp FROM guest_list"), "seat_held");
+        assert_eq!(text("SELECT payment FROM guest_list"), "due");
+        assert_eq!(text("SELECT event_status FROM invitations_by_email"), "published");
+        assert_eq!(text("SELECT rsvp FROM invitations_by_email"), "waitlisted");
+        assert_eq!(text("SELECT status FROM organizer_events"), "draft");
+        assert_eq!(text("SELECT status FROM events_by_start"), "deleted");
+        // What the README's queries ask: a TEXT value equal to the word (not JSON, not a blob).
+        assert_eq!(
+            text("SELECT typeof(status) || ' ' || (status = 'cancelled') FROM event_pages"),
+            "text 1"
+        );
+
+        let queries = SqliteQueries::open(&path).unwrap();
+        let key = Key::with_sort("ev", "inv");
+        assert_eq!(queries.get::<GuestListEntry>(&key).await.unwrap(), Some(guest));
+        assert_eq!(
+            queries.get::<EventPage>(&Key::new("ev")).await.unwrap(),
+            Some(page)
+        );
+
+        raw.execute("UPDATE guest_list SET payment = 'refunded'", [])
+            .unwrap();
+        let read = queries.get::<GuestListEntry>(&key).await;
+        assert!(
+            matches!(
+                read,
+                Err(ReadStoreError::Decode {
+                    table: "guest_list",
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+        raw.execute("UPDATE event_pages SET status = 'Published'", [])
+            .unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let read = tx.get::<EventPage>(&Key::new("ev")).await;
+        assert!(
+            matches!(
+                read,
+                Err(ReadStoreError::Decode {
+                    table: "event_pages",
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use slsplay_graphql::commands::CommandApi;
 use slsplay_graphql::loaders::{self, EventLoader, InvitationLoader};
 use slsplay_graphql::{ApiSchema, GraphqlMode, Services, Viewer};
 use slsplay_local::blobs::LocalBlobs;
-use slsplay_projections::read_models::{EventPage, InvitationByEmail};
+use slsplay_projections::read_models::{EventPage, EventStatus, InvitationByEmail, RsvpStatus};
 use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
 use slsplay_projections::store::{Queries, ReadStore, ReadTx};
 
@@ -35,7 +35,7 @@ async fn in_process(events: usize, mode: GraphqlMode) -> InProcess {
             event_id: event_id.clone(),
             organizer: "organizer".into(),
             title: format!("Event {i}"),
-            status: "published".into(),
+            status: EventStatus::Published,
             version: 3,
             ..EventPage::default()
         })
@@ -46,8 +46,8 @@ async fn in_process(events: usize, mode: GraphqlMode) -> InProcess {
             event_id,
             invitation_id: format!("inv-{i}"),
             title: format!("Event {i}"),
-            event_status: "published".into(),
-            rsvp: "invited".into(),
+            event_status: EventStatus::Published,
+            rsvp: RsvpStatus::Invited,
             ..InvitationByEmail::default()
         })
         .await
