@@ -69,6 +69,7 @@ impl Pipeline {
 
     /// Lets each loop finish the batch in hand, then returns.
     pub async fn stop(mut self) {
+        // Fails only when every loop has already ended, which is what this asks for.
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
@@ -151,13 +152,14 @@ async fn consume<P, S, R>(
             }
         };
         if deliveries.is_empty() {
-            let due = queues
-                .next_due_in(queue)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(IDLE_POLL)
-                .min(IDLE_POLL);
+            let due = match queues.next_due_in(queue).await {
+                Ok(due) => due.unwrap_or(IDLE_POLL).min(IDLE_POLL),
+                Err(e) => {
+                    // Only the wait is at stake: the next look comes after the idle poll.
+                    tracing::warn!(error = %e, queue, "cannot tell when the next message is due");
+                    IDLE_POLL
+                }
+            };
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(due) => {}
