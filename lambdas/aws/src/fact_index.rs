@@ -10,15 +10,72 @@
 //! facts of different aggregates need no common order.
 
 use std::collections::HashMap;
+use std::num::ParseIntError;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
 use slsplay_aggregates::history::RecordedFact;
 
 use super::fan_out::FactIndexWriter;
 
 /// BatchWriteItem takes at most 25 requests.
 const BATCH: usize = 25;
+
+/// Why the fact index could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum FactIndexError {
+    /// Handling: poison (the command service records the time of every fact); the fan-out
+    /// retries the batch until its mapping sends it to the on-failure destination.
+    #[error("fact {fact} has no recorded_at in its metadata")]
+    NoRecordedAt { fact: String },
+    /// Handling: as `NoRecordedAt`.
+    #[error("fact {fact} was recorded at {value:?}, which is no RFC 3339 time")]
+    BadRecordedAt {
+        fact: String,
+        value: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+    /// Handling: a bug (an entry DynamoDB cannot take); not retryable.
+    #[error("building an index entry")]
+    Entry(#[source] BuildError),
+    /// Handling: DynamoDB failed or is unreachable; retry.
+    #[error("BatchWriteItem to {table}")]
+    Write {
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Handling: throttled; retry.
+    #[error("DynamoDB left index entries unprocessed in {table} (throttled)")]
+    Unprocessed { table: String },
+    /// Handling: DynamoDB failed or is unreachable; retry.
+    #[error("Query {table}")]
+    Query {
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Handling: the index holds an item it never writes; a person must look (a rebuild from
+    /// it would miss facts).
+    #[error("{what} in {table} (bucket {bucket})")]
+    Corrupt {
+        table: String,
+        bucket: String,
+        what: &'static str,
+    },
+    /// Handling: as `Corrupt`.
+    #[error("an index entry in {table} (bucket {bucket}) with sequence {value:?}, not a number")]
+    BadSequence {
+        table: String,
+        bucket: String,
+        value: String,
+        #[source]
+        source: ParseIntError,
+    },
+}
 
 pub struct DynamoFactIndex {
     client: Client,
@@ -34,26 +91,37 @@ impl DynamoFactIndex {
     }
 }
 
-/// (bucket, key) of a fact in the index.
-pub fn index_key(fact: &RecordedFact) -> (String, String) {
+/// (bucket, key) of a fact in the index: the bucket is the UTC hour of its `recorded_at`,
+/// which every fact has (a fact without one could not be placed in order).
+pub fn index_key(fact: &RecordedFact) -> Result<(String, String), FactIndexError> {
+    let name = || format!("{}:{}#{}", fact.aggregate_type, fact.aggregate_id, fact.sequence);
     let recorded_at = fact
         .metadata
         .get("recorded_at")
         .and_then(|v| v.as_str())
-        .unwrap_or("0000-00-00T00:00:00Z");
-    let bucket = recorded_at.get(..13).unwrap_or(recorded_at).to_owned();
+        .ok_or_else(|| FactIndexError::NoRecordedAt { fact: name() })?;
+    let at = DateTime::parse_from_rfc3339(recorded_at).map_err(|source| FactIndexError::BadRecordedAt {
+        fact: name(),
+        value: recorded_at.to_owned(),
+        source,
+    })?;
+    let bucket = at.with_timezone(&Utc).format("%Y-%m-%dT%H").to_string();
     let key = format!(
         "{recorded_at}#{}:{}#{:010}",
         fact.aggregate_type, fact.aggregate_id, fact.sequence
     );
-    (bucket, key)
+    Ok((bucket, key))
 }
 
 /// The partition that lists the buckets that hold anything, so a rebuild need not probe every
 /// hour since the beginning.
 const BUCKETS: &str = "#buckets";
 
-fn put(bucket: String, key: String, extra: Vec<(&str, AttributeValue)>) -> Result<WriteRequest, String> {
+fn put(
+    bucket: String,
+    key: String,
+    extra: Vec<(&str, AttributeValue)>,
+) -> Result<WriteRequest, FactIndexError> {
     let mut put = PutRequest::builder()
         .item("Bucket", AttributeValue::S(bucket))
         .item("Key", AttributeValue::S(key));
@@ -61,12 +129,12 @@ fn put(bucket: String, key: String, extra: Vec<(&str, AttributeValue)>) -> Resul
         put = put.item(name, value);
     }
     Ok(WriteRequest::builder()
-        .put_request(put.build().map_err(|e| e.to_string())?)
+        .put_request(put.build().map_err(FactIndexError::Entry)?)
         .build())
 }
 
 impl DynamoFactIndex {
-    async fn write(&self, requests: Vec<WriteRequest>) -> Result<(), String> {
+    async fn write(&self, requests: Vec<WriteRequest>) -> Result<(), FactIndexError> {
         for chunk in requests.chunks(BATCH) {
             let written = self
                 .client
@@ -74,16 +142,21 @@ impl DynamoFactIndex {
                 .request_items(&self.table, chunk.to_vec())
                 .send()
                 .await
-                .map_err(|e| format!("BatchWriteItem to {}: {e}", self.table))?;
+                .map_err(|e| FactIndexError::Write {
+                    table: self.table.clone(),
+                    source: e.into(),
+                })?;
             if written.unprocessed_items().is_some_and(|u| !u.is_empty()) {
-                return Err("DynamoDB left index entries unprocessed (throttled)".into());
+                return Err(FactIndexError::Unprocessed {
+                    table: self.table.clone(),
+                });
             }
         }
         Ok(())
     }
 
     /// Every (bucket, key) item of one partition, in key order.
-    async fn partition(&self, bucket: &str) -> Result<Vec<HashMap<String, AttributeValue>>, String> {
+    async fn partition(&self, bucket: &str) -> Result<Vec<HashMap<String, AttributeValue>>, FactIndexError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -97,7 +170,10 @@ impl DynamoFactIndex {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| format!("Query {}: {e}", self.table))?;
+                .map_err(|e| FactIndexError::Query {
+                    table: self.table.clone(),
+                    source: e.into(),
+                })?;
             items.extend(page.items().iter().cloned());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -107,20 +183,34 @@ impl DynamoFactIndex {
     }
 
     /// The keys of every indexed fact, in order: (aggregate type and id, sequence).
-    pub async fn keys_in_order(&self) -> Result<Vec<(String, usize)>, String> {
-        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
-            item.get(name).and_then(|v| v.as_s().ok()).cloned()
+    pub async fn keys_in_order(&self) -> Result<Vec<(String, usize)>, FactIndexError> {
+        let corrupt = |bucket: &str, what| FactIndexError::Corrupt {
+            table: self.table.clone(),
+            bucket: bucket.to_owned(),
+            what,
         };
         let mut keys = Vec::new();
         for marker in self.partition(BUCKETS).await? {
-            let bucket = text(&marker, "Key").ok_or("a bucket marker without a key")?;
+            let bucket = match marker.get("Key") {
+                Some(AttributeValue::S(bucket)) => bucket.clone(),
+                _ => return Err(corrupt(BUCKETS, "a bucket marker without a key")),
+            };
             for item in self.partition(&bucket).await? {
-                let id = text(&item, "AggregateTypeAndId").ok_or("an index entry without its fact")?;
-                let sequence = item
-                    .get("AggregateIdSequence")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .ok_or("an index entry without a sequence")?;
+                let id = match item.get("AggregateTypeAndId") {
+                    Some(AttributeValue::S(id)) => id.clone(),
+                    _ => return Err(corrupt(&bucket, "an index entry without its fact")),
+                };
+                let sequence = match item.get("AggregateIdSequence") {
+                    Some(AttributeValue::N(n)) => {
+                        n.parse().map_err(|source| FactIndexError::BadSequence {
+                            table: self.table.clone(),
+                            bucket: bucket.clone(),
+                            value: n.clone(),
+                            source,
+                        })?
+                    }
+                    _ => return Err(corrupt(&bucket, "an index entry without a sequence")),
+                };
                 keys.push((id, sequence));
             }
         }
@@ -129,23 +219,26 @@ impl DynamoFactIndex {
 }
 
 impl FactIndexWriter for DynamoFactIndex {
-    async fn record(&self, facts: &[RecordedFact]) -> Result<(), String> {
+    type Error = FactIndexError;
+
+    async fn record(&self, facts: &[RecordedFact]) -> Result<(), FactIndexError> {
+        let keys = facts.iter().map(index_key).collect::<Result<Vec<_>, _>>()?;
         // The bucket markers go first: an entry in a bucket nobody lists would be lost to
         // rebuilds, a listed bucket that stays empty costs nothing.
-        let mut buckets: Vec<String> = facts.iter().map(|f| index_key(f).0).collect();
+        let mut buckets: Vec<&String> = keys.iter().map(|(bucket, _)| bucket).collect();
         buckets.sort();
         buckets.dedup();
         self.write(
             buckets
                 .into_iter()
-                .map(|b| put(BUCKETS.to_owned(), b, Vec::new()))
+                .map(|b| put(BUCKETS.to_owned(), b.clone(), Vec::new()))
                 .collect::<Result<_, _>>()?,
         )
         .await?;
         let entries = facts
             .iter()
-            .map(|fact| {
-                let (bucket, key) = index_key(fact);
+            .zip(keys)
+            .map(|(fact, (bucket, key))| {
                 let id = AttributeValue::S(format!("{}:{}", fact.aggregate_type, fact.aggregate_id));
                 let sequence = AttributeValue::N(fact.sequence.to_string());
                 put(
@@ -156,5 +249,45 @@ impl FactIndexWriter for DynamoFactIndex {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.write(entries).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fact(metadata: serde_json::Value) -> RecordedFact {
+        RecordedFact {
+            position: None,
+            aggregate_type: "virtual_event".into(),
+            aggregate_id: "ev".into(),
+            sequence: 3,
+            event_type: "VirtualEventPublished".into(),
+            event_version: "1.0.0".into(),
+            payload: json!({}),
+            metadata,
+        }
+    }
+
+    #[test]
+    fn a_fact_is_filed_under_the_utc_hour_it_was_recorded() {
+        let (bucket, key) =
+            index_key(&fact(json!({ "recorded_at": "2030-05-15T09:59:59.5+00:00" }))).unwrap();
+        assert_eq!(bucket, "2030-05-15T09");
+        assert_eq!(key, "2030-05-15T09:59:59.5+00:00#virtual_event:ev#0000000003");
+    }
+
+    #[test]
+    fn a_fact_without_a_recorded_time_is_refused_not_filed_in_year_zero() {
+        assert!(matches!(
+            index_key(&fact(json!({}))),
+            Err(FactIndexError::NoRecordedAt { fact }) if fact == "virtual_event:ev#3"
+        ));
+        assert!(matches!(
+            index_key(&fact(json!({ "recorded_at": "yesterday" }))),
+            Err(FactIndexError::BadRecordedAt { value, .. }) if value == "yesterday"
+        ));
     }
 }

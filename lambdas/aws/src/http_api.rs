@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use slsplay_aggregates::SystemClock;
-use slsplay_aggregates::virtual_event::{InvitationTokens, VirtualEventServices, upcasters};
+use slsplay_aggregates::virtual_event::{VirtualEventServices, upcasters};
 use slsplay_commands::CommandService;
 use slsplay_commands::store::{DynamoTables, dynamo_repository};
 use slsplay_projections::read_models::TABLES;
@@ -20,7 +20,7 @@ use slsplay_projections::store::Queries;
 use slsplay_projections::store::dynamo::DynamoReadStore;
 
 use super::idempotency::DynamoIdempotency;
-use super::lambda::{env, invitation_secret};
+use super::lambda::{ConfigError, env, invitation_secret, optional_env, tokens_from};
 use super::s3::S3Blobs;
 pub use slsplay_api::auth::jwt::Trust;
 use slsplay_api::blobs::MediaUrls;
@@ -28,8 +28,6 @@ use slsplay_api::rate_limit::{RateLimit, RateLimiter};
 use slsplay_api::{ApiLimits, ApiState};
 use slsplay_graphql::commands::CommandApi;
 use slsplay_graphql::{GraphqlMode, GraphqlState, Services};
-
-type Error = lambda_runtime::Error;
 
 /// API Gateway throttles on AWS; the Lambdas add no limit of their own.
 const NO_LIMIT: RateLimit = RateLimit {
@@ -39,16 +37,20 @@ const NO_LIMIT: RateLimit = RateLimit {
 
 /// Which OpenID issuer the Lambdas trust (Cognito's user pool on AWS): `OIDC_ISSUER`,
 /// `OIDC_AUDIENCE` (comma separated) and optionally `OIDC_JWKS_URL`.
-fn trust_from_env() -> Result<Trust, Error> {
-    let audiences = env("OIDC_AUDIENCE")?
+fn trust_from_env() -> Result<Trust, ConfigError> {
+    let audiences: Vec<String> = env("OIDC_AUDIENCE")?
         .split(',')
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .collect();
+    if audiences.is_empty() {
+        // No audience would refuse every token: a misconfiguration to see at start-up.
+        return Err(ConfigError::invalid("OIDC_AUDIENCE", "it names no app client id"));
+    }
     Ok(Trust::new(
         &env("OIDC_ISSUER")?,
         audiences,
-        std::env::var("OIDC_JWKS_URL").ok(),
+        optional_env("OIDC_JWKS_URL")?,
     ))
 }
 
@@ -66,7 +68,7 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
-    pub fn from_env() -> Result<Self, Error> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             event_table_prefix: env("EVENT_TABLE_PREFIX")?,
             read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
@@ -74,7 +76,7 @@ impl ApiConfig {
             invitation_secret: invitation_secret()?,
             media_bucket: env("MEDIA_BUCKET")?,
             media_base_url: env("MEDIA_BASE_URL")?,
-            s3_endpoint: std::env::var("S3_ENDPOINT").ok(),
+            s3_endpoint: optional_env("S3_ENDPOINT")?,
             trust: trust_from_env()?,
         })
     }
@@ -91,7 +93,7 @@ pub struct GraphqlConfig {
 }
 
 impl GraphqlConfig {
-    pub fn from_env() -> Result<Self, Error> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             read_model_table_prefix: env("READ_MODEL_TABLE_PREFIX")?,
             media_base_url: env("MEDIA_BASE_URL")?,
@@ -106,9 +108,9 @@ fn queries(dynamodb: &aws_sdk_dynamodb::Client, prefix: &str) -> Queries {
 }
 
 /// The command API under `/api`, as the API Lambda serves it.
-pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Router, Error> {
+pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Router, ConfigError> {
     let clock = Arc::new(SystemClock);
-    let tokens = InvitationTokens::new(&config.invitation_secret)?;
+    let tokens = tokens_from(&config.invitation_secret)?;
     let services = VirtualEventServices::new(clock.clone(), tokens);
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let tables = DynamoTables::with_prefix(&config.event_table_prefix);
@@ -116,10 +118,12 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
     let commands = CommandService::new(store, upcasters(), services, clock.clone());
     let blobs = S3Blobs {
         bucket: config.media_bucket.clone(),
-        region: sdk.region().ok_or("no AWS region")?.to_string(),
+        region: sdk.region().ok_or(ConfigError::Sdk("region"))?.to_string(),
         endpoint: config.s3_endpoint.clone(),
         media_base_url: config.media_base_url.clone(),
-        credentials: sdk.credentials_provider().ok_or("no AWS credentials")?,
+        credentials: sdk
+            .credentials_provider()
+            .ok_or(ConfigError::Sdk("credentials"))?,
         http: reqwest::Client::new(),
         clock: clock.clone(),
     };

@@ -9,6 +9,60 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use serde_dynamo::AttributeValue as StreamValue;
+use slsplay_api::problem::ErrorChain;
+
+/// An SDK error, kept whole as the source.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the outbox could not claim or give back an email.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// Handling: DynamoDB failed or is unreachable; nothing was sent, retry.
+    #[error("claiming an email in {table}")]
+    Claim {
+        table: String,
+        #[source]
+        source: Cause,
+    },
+    /// Handling: the email stays claimed but unsent, so a retry skips it; log it for a person
+    /// to clear its `sent_at`.
+    #[error("releasing an email in {table}")]
+    Release {
+        table: String,
+        #[source]
+        source: Cause,
+    },
+}
+
+/// Why SES did not take an email.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    /// Handling: a bug (a message SES cannot take); not retryable.
+    #[error("building the raw message")]
+    Message(#[source] aws_sdk_sesv2::error::BuildError),
+    /// Handling: SES refused (an unverified sender, throttling) or is unreachable; give the
+    /// email back and retry.
+    #[error("SES SendEmail")]
+    Send(#[source] Cause),
+}
+
+/// Why one email of the outbox stream was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailNotSent {
+    /// Handling: nothing was sent; retry from this record.
+    #[error(transparent)]
+    Claim(OutboxError),
+    /// Handling: given back; retry from this record.
+    #[error(transparent)]
+    Send(MailerError),
+    /// Handling: as `OutboxError::Release`: a retry skips the email, a person must look.
+    #[error("the email was not sent ({}) and could not be given back", ErrorChain(send))]
+    NotReleased {
+        send: MailerError,
+        #[source]
+        release: OutboxError,
+    },
+}
 
 /// The outbox table (`{prefix}outbox`, keys `recipient` and `cause`).
 pub struct DynamoOutbox {
@@ -32,7 +86,7 @@ impl DynamoOutbox {
     }
 
     /// `true` if this call claimed the email, `false` if it was claimed before.
-    pub async fn claim(&self, recipient: &str, cause: &str, at: &str) -> Result<bool, String> {
+    pub async fn claim(&self, recipient: &str, cause: &str, at: &str) -> Result<bool, OutboxError> {
         let claimed = self
             .client
             .update_item()
@@ -51,11 +105,14 @@ impl DynamoOutbox {
             {
                 Ok(false)
             }
-            Err(e) => Err(format!("claiming an email: {e}")),
+            Err(e) => Err(OutboxError::Claim {
+                table: self.table.clone(),
+                source: e.into(),
+            }),
         }
     }
 
-    pub async fn release(&self, recipient: &str, cause: &str) -> Result<(), String> {
+    pub async fn release(&self, recipient: &str, cause: &str) -> Result<(), OutboxError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -63,7 +120,10 @@ impl DynamoOutbox {
             .update_expression("REMOVE sent_at")
             .send()
             .await
-            .map_err(|e| format!("releasing an email: {e}"))?;
+            .map_err(|e| OutboxError::Release {
+                table: self.table.clone(),
+                source: e.into(),
+            })?;
         Ok(())
     }
 }
@@ -82,11 +142,11 @@ impl SesMailer {
         }
     }
 
-    pub async fn send(&self, recipient: &str, eml: &str) -> Result<(), String> {
+    pub async fn send(&self, recipient: &str, eml: &str) -> Result<(), MailerError> {
         let raw = RawMessage::builder()
             .data(Blob::new(eml.as_bytes()))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(MailerError::Message)?;
         self.client
             .send_email()
             .from_email_address(&self.from)
@@ -94,7 +154,7 @@ impl SesMailer {
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map_err(|e| format!("SES SendEmail: {e}"))?;
+            .map_err(|e| MailerError::Send(e.into()))?;
         Ok(())
     }
 }
@@ -127,18 +187,24 @@ pub async fn send_new_emails(
             return super::retry_from(record);
         };
         let sent = async {
-            if !outbox.claim(&recipient, &cause, now).await? {
+            if !outbox
+                .claim(&recipient, &cause, now)
+                .await
+                .map_err(EmailNotSent::Claim)?
+            {
                 return Ok(());
             }
-            if let Err(e) = mailer.send(&recipient, &eml).await {
-                outbox.release(&recipient, &cause).await?;
-                return Err(e);
+            if let Err(send) = mailer.send(&recipient, &eml).await {
+                return Err(match outbox.release(&recipient, &cause).await {
+                    Ok(()) => EmailNotSent::Send(send),
+                    Err(release) => EmailNotSent::NotReleased { send, release },
+                });
             }
-            Ok::<_, String>(())
+            Ok(())
         };
         if let Err(error) = sent.await {
             tracing::warn!(
-                error,
+                error = %ErrorChain(&error),
                 record = record.event_id,
                 "email not sent; the batch is retried from here"
             );

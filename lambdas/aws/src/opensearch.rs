@@ -4,23 +4,99 @@
 
 use opensearch::auth::Credentials;
 use opensearch::http::StatusCode;
-use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use opensearch::http::response::Response;
+use opensearch::http::transport::{BuildError, SingleNodeConnectionPool, TransportBuilder};
 use opensearch::indices::IndicesCreateParts;
 use opensearch::{DeleteParts, IndexParts, OpenSearch, SearchParts};
 use serde_json::{Value, json};
 use slsplay_aggregates::virtual_event::VirtualEvent;
+use slsplay_api::problem::ErrorChain;
 use slsplay_projections::read_models::projector::timestamp;
 use slsplay_projections::search::{
     Hit, SearchEngine, SearchError, Viewer, invitees_who_see, searchable_status,
 };
 
+/// Why the OpenSearch domain could not be reached, or what it answered is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenSearchError {
+    /// Handling: a configuration mistake (`OPENSEARCH_ENDPOINT`); fatal at start-up.
+    #[error("the OpenSearch endpoint {endpoint:?} is not a URL")]
+    Endpoint {
+        endpoint: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Handling: fatal at start-up (the HTTP client cannot be built).
+    #[error("building the OpenSearch transport")]
+    Transport(#[source] BuildError),
+    /// Handling: the domain is unreachable or the connection broke; retry.
+    #[error("OpenSearch {what} request failed")]
+    Request {
+        what: &'static str,
+        #[source]
+        source: opensearch::Error,
+    },
+    /// Handling: the domain refused; retry if 5xx or 429, else a bug or a misconfiguration
+    /// (signing, permissions, mapping) to look at.
+    #[error("OpenSearch answered {what} with {status}: {body}")]
+    Status {
+        what: &'static str,
+        status: StatusCode,
+        body: String,
+    },
+    /// Handling: the connection broke while the answer was read; retry.
+    #[error("reading OpenSearch's {status} answer to {what}")]
+    Unreadable {
+        what: &'static str,
+        status: StatusCode,
+        #[source]
+        source: opensearch::Error,
+    },
+    /// Handling: the domain answered something a search never answers (a proxy's page, an
+    /// incompatible version); retrying does not help, a person must look.
+    #[error("OpenSearch answered {what} with no JSON: {body}")]
+    NotJson {
+        what: &'static str,
+        body: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Handling: as `NotJson`.
+    #[error("OpenSearch answered {what} with {problem}: {body}")]
+    Malformed {
+        what: &'static str,
+        problem: String,
+        body: String,
+    },
+}
+
+impl OpenSearchError {
+    fn request(what: &'static str) -> impl FnOnce(opensearch::Error) -> Self {
+        move |source| Self::Request { what, source }
+    }
+}
+
+/// The builder and the APIs see the port's error: the whole chain, as text (the port's
+/// service variant carries no source).
+impl From<OpenSearchError> for SearchError {
+    fn from(e: OpenSearchError) -> Self {
+        SearchError::Service(ErrorChain(&e).to_string())
+    }
+}
+
+/// The status and body of an answer (the body read whole, whatever the status).
+async fn read(what: &'static str, response: Response) -> Result<(StatusCode, String), OpenSearchError> {
+    let status = response.status_code();
+    let body = response
+        .text()
+        .await
+        .map_err(|source| OpenSearchError::Unreadable { what, status, source })?;
+    Ok((status, body))
+}
+
 pub struct OpenSearchIndex {
     client: OpenSearch,
     index: String,
-}
-
-fn service(e: impl std::fmt::Display) -> SearchError {
-    SearchError::Service(e.to_string())
 }
 
 impl OpenSearchIndex {
@@ -31,13 +107,16 @@ impl OpenSearchIndex {
         credentials: aws_credential_types::provider::SharedCredentialsProvider,
         region: aws_types::region::Region,
         service_name: &str,
-    ) -> Result<Self, SearchError> {
-        let url = opensearch::http::Url::parse(endpoint).map_err(service)?;
+    ) -> Result<Self, OpenSearchError> {
+        let url = opensearch::http::Url::parse(endpoint).map_err(|e| OpenSearchError::Endpoint {
+            endpoint: endpoint.to_owned(),
+            source: e.into(),
+        })?;
         let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .auth(Credentials::AwsSigV4(credentials, region))
             .service_name(service_name)
             .build()
-            .map_err(service)?;
+            .map_err(OpenSearchError::Transport)?;
         Ok(Self {
             client: OpenSearch::new(transport),
             index: index.into(),
@@ -46,7 +125,8 @@ impl OpenSearchIndex {
 
     /// Creates the index with its mapping unless it exists: ids, people and status are
     /// keywords (matched exactly), title and description are text.
-    pub async fn ensure_index(&self) -> Result<(), SearchError> {
+    pub async fn ensure_index(&self) -> Result<(), OpenSearchError> {
+        const WHAT: &str = "creating the index";
         let mapping = json!({ "mappings": { "properties": {
             "organizer": { "type": "keyword" },
             "invitees": { "type": "keyword" },
@@ -62,35 +142,47 @@ impl OpenSearchIndex {
             .body(mapping)
             .send()
             .await
-            .map_err(service)?;
-        let status = response.status_code();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        let exists =
-            body.pointer("/error/type").and_then(Value::as_str) == Some("resource_already_exists_exception");
-        if status.is_success() || exists {
+            .map_err(OpenSearchError::request(WHAT))?;
+        let (status, body) = read(WHAT, response).await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        // An error answer that is no JSON is no "already exists": it is reported as it came.
+        let exists = serde_json::from_str::<Value>(&body).is_ok_and(|error| {
+            error.pointer("/error/type").and_then(Value::as_str) == Some("resource_already_exists_exception")
+        });
+        if exists {
             Ok(())
         } else {
-            Err(service(format!("creating the index: {status} {body}")))
+            Err(OpenSearchError::Status {
+                what: WHAT,
+                status,
+                body,
+            })
         }
     }
-}
 
-impl SearchEngine for OpenSearchIndex {
-    async fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
+    async fn put_document(&self, event: &VirtualEvent) -> Result<(), OpenSearchError> {
         let Some(status) = searchable_status(event) else {
+            const WHAT: &str = "delete";
             let response = self
                 .client
                 .delete(DeleteParts::IndexId(&self.index, &event.id))
                 .send()
                 .await
-                .map_err(service)?;
+                .map_err(OpenSearchError::request(WHAT))?;
             let code = response.status_code();
-            return if code.is_success() || code == StatusCode::NOT_FOUND {
-                Ok(())
-            } else {
-                Err(service(format!("delete: {code}")))
-            };
+            if code.is_success() || code == StatusCode::NOT_FOUND {
+                return Ok(());
+            }
+            let (status, body) = read(WHAT, response).await?;
+            return Err(OpenSearchError::Status {
+                what: WHAT,
+                status,
+                body,
+            });
         };
+        const WHAT: &str = "index";
         let document = json!({
             "organizer": event.organizer,
             "invitees": invitees_who_see(event),
@@ -105,16 +197,25 @@ impl SearchEngine for OpenSearchIndex {
             .body(document)
             .send()
             .await
-            .map_err(service)?;
-        let code = response.status_code();
-        if code.is_success() {
-            Ok(())
-        } else {
-            Err(service(format!("index: {code}")))
+            .map_err(OpenSearchError::request(WHAT))?;
+        if response.status_code().is_success() {
+            return Ok(());
         }
+        let (status, body) = read(WHAT, response).await?;
+        Err(OpenSearchError::Status {
+            what: WHAT,
+            status,
+            body,
+        })
     }
 
-    async fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
+    async fn search_documents(
+        &self,
+        text: &str,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> Result<Vec<Hit>, OpenSearchError> {
+        const WHAT: &str = "search";
         let matching = if text.trim().is_empty() {
             json!({ "match_all": {} })
         } else {
@@ -139,37 +240,66 @@ impl SearchEngine for OpenSearchIndex {
             .body(query)
             .send()
             .await
-            .map_err(service)?;
-        let code = response.status_code();
-        let body: Value = response.json().await.map_err(service)?;
-        if !code.is_success() {
-            return Err(service(format!("search: {code} {body}")));
+            .map_err(OpenSearchError::request(WHAT))?;
+        let (status, body) = read(WHAT, response).await?;
+        if !status.is_success() {
+            return Err(OpenSearchError::Status {
+                what: WHAT,
+                status,
+                body,
+            });
         }
-        let hits = body
-            .pointer("/hits/hits")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        Ok(hits
-            .iter()
-            .map(|hit| {
-                let field = |name: &str| {
-                    hit.pointer(&format!("/_source/{name}"))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                Hit {
-                    event_id: hit
-                        .get("_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    title: field("title"),
-                    starts_at: field("starts_at"),
-                    status: field("status"),
-                }
+        hits(&body)
+    }
+}
+
+/// The hits of a search answer; every hit has its `_id` and every field the search asked for
+/// (each document has them all), so a missing one is a malformed answer, not an empty field.
+fn hits(body: &str) -> Result<Vec<Hit>, OpenSearchError> {
+    const WHAT: &str = "search";
+    let malformed = |problem: String| OpenSearchError::Malformed {
+        what: WHAT,
+        problem,
+        body: body.to_owned(),
+    };
+    let answer: Value = serde_json::from_str(body).map_err(|source| OpenSearchError::NotJson {
+        what: WHAT,
+        body: body.to_owned(),
+        source,
+    })?;
+    let hits = answer
+        .pointer("/hits/hits")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("no hits.hits array".to_owned()))?;
+    hits.iter()
+        .enumerate()
+        .map(|(i, hit)| {
+            let event_id = hit
+                .get("_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| malformed(format!("hit #{i} without a text _id")))?;
+            let field = |name: &str| {
+                hit.pointer(&format!("/_source/{name}"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed(format!("hit {event_id} without a text _source.{name}")))
+            };
+            Ok(Hit {
+                event_id: event_id.to_owned(),
+                title: field("title")?,
+                starts_at: field("starts_at")?,
+                status: field("status")?,
             })
-            .collect())
+        })
+        .collect()
+}
+
+impl SearchEngine for OpenSearchIndex {
+    async fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
+        Ok(self.put_document(event).await?)
+    }
+
+    async fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        Ok(self.search_documents(text, viewer, limit).await?)
     }
 }

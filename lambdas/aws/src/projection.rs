@@ -12,6 +12,9 @@ pub async fn project<P: Projector, S: ReadStore, R: PersistedEventRepository>(
     builder: &Builder<P, S, R>,
     event: &SqsEvent,
 ) -> SqsBatchResponse {
+    // SQS always sets all three on a FIFO delivery. Were one missing, the default is safe:
+    // an empty id fails the whole batch (Lambda's rule for a failure it cannot place), an
+    // empty body fails its message as "not a fact", an empty group only orders more strictly.
     let items: Vec<BatchItem> = event
         .records
         .iter()

@@ -106,21 +106,22 @@ impl BlobStore for S3Blobs {
                     )));
                 }
             }
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
+            // S3 always sends both: one missing or unreadable is an answer to look at.
+            let header = |name: &str| match response.headers().get(name) {
+                None => Err(BlobError::Unexpected(format!(
+                    "S3 answered HEAD {key} without a {name}"
+                ))),
+                Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
+                    BlobError::Unexpected(format!("S3 answered HEAD {key} with a {name} that is not text"))
+                }),
             };
-            let size_bytes = header("content-length")
-                .and_then(|l| l.parse().ok())
-                .ok_or_else(|| {
-                    BlobError::Unexpected(format!("S3 answered HEAD {key} without a content length"))
-                })?;
-            let content_type = header("content-type").ok_or_else(|| {
-                BlobError::Unexpected(format!("S3 answered HEAD {key} without a content type"))
+            let length = header("content-length")?;
+            let size_bytes = length.parse().map_err(|_| {
+                BlobError::Unexpected(format!(
+                    "S3 answered HEAD {key} with content-length {length:?}, not a number"
+                ))
             })?;
+            let content_type = header("content-type")?;
             Ok(Some(BlobInfo {
                 size_bytes,
                 content_type,

@@ -12,6 +12,25 @@ pub struct CommandApi {
     pub http: reqwest::Client,
 }
 
+/// Why the command API gave no answer a mutation can show.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandApiError {
+    /// Handling: the API is unreachable or timed out; answer UNAVAILABLE, the client retries
+    /// (the command may have been applied: a retry with the same idempotency key is safe).
+    #[error("the command API could not be reached")]
+    Unreachable(#[source] reqwest::Error),
+    /// Handling: as `Unreachable`; the answer broke off or is no JSON.
+    #[error("the command API answered {status} unreadably")]
+    Unreadable {
+        status: u16,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Handling: the API failed (5xx, or a status it never answers); answer UNAVAILABLE.
+    #[error("the command API failed with {status}")]
+    Failed { status: u16 },
+}
+
 /// What the command API answered.
 pub enum CommandAnswer {
     Done(Value),
@@ -30,7 +49,8 @@ impl CommandApi {
         }
     }
 
-    /// Sends one command request; an Err is a failure to reach the API or a 5xx from it.
+    /// Sends one command request; an Err is a failure to reach the API, an unreadable answer
+    /// or a 5xx from it.
     pub async fn send(
         &self,
         method: Method,
@@ -38,7 +58,7 @@ impl CommandApi {
         body: Option<&Value>,
         bearer: Option<&str>,
         headers: &[(&str, String)],
-    ) -> Result<CommandAnswer, String> {
+    ) -> Result<CommandAnswer, CommandApiError> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url))
@@ -52,22 +72,19 @@ impl CommandApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("the command API: {e}"))?;
+        let response = request.send().await.map_err(CommandApiError::Unreachable)?;
         let status = response.status().as_u16();
         let body: Value = response
             .json()
             .await
-            .map_err(|e| format!("the command API answered {status} unreadably: {e}"))?;
+            .map_err(|source| CommandApiError::Unreadable { status, source })?;
         match status {
             200..=299 => Ok(CommandAnswer::Done(body)),
             400..=499 => Ok(CommandAnswer::Refused {
                 status,
                 problem: body,
             }),
-            _ => Err(format!("the command API failed with {status}")),
+            _ => Err(CommandApiError::Failed { status }),
         }
     }
 }

@@ -5,6 +5,7 @@
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
+use slsplay_api::problem::ErrorChain;
 
 use super::commands::CommandAnswer;
 use super::types::Event;
@@ -209,7 +210,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
             &headers,
         )
         .await
-        .map_err(super::types::unavailable)?;
+        .map_err(|e| super::types::unavailable(ErrorChain(&e)))?;
     match answer {
         CommandAnswer::Done(body) => Ok(EventPayload {
             event_id: body["event_id"].as_str().map(str::to_owned),

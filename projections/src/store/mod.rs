@@ -1,6 +1,7 @@
 //! Where read models live: a port with a transaction per fact, so a row change and the
 //! builder's checkpoint are committed together or not at all.
 
+#[cfg(feature = "dynamo")]
 pub mod dynamo;
 pub mod sqlite;
 
@@ -95,6 +96,7 @@ pub trait ReadQueries: Send + Sync {
 #[derive(Clone)]
 pub enum Queries {
     Sqlite(sqlite::SqliteQueries),
+    #[cfg(feature = "dynamo")]
     Dynamo(dynamo::DynamoReadStore),
 }
 
@@ -102,6 +104,7 @@ impl ReadQueries for Queries {
     async fn get<M: ReadModel + Send>(&self, key: &Key) -> Result<Option<M>, ReadStoreError> {
         match self {
             Self::Sqlite(q) => q.get(key).await,
+            #[cfg(feature = "dynamo")]
             Self::Dynamo(q) => ReadQueries::get(q, key).await,
         }
     }
@@ -109,6 +112,7 @@ impl ReadQueries for Queries {
     async fn get_many<M: ReadModel + Send>(&self, keys: &[Key]) -> Result<Vec<M>, ReadStoreError> {
         match self {
             Self::Sqlite(q) => q.get_many(keys).await,
+            #[cfg(feature = "dynamo")]
             Self::Dynamo(q) => q.get_many(keys).await,
         }
     }
@@ -121,6 +125,7 @@ impl ReadQueries for Queries {
     ) -> Result<Page<M>, ReadStoreError> {
         match self {
             Self::Sqlite(q) => q.page(partition, after, limit).await,
+            #[cfg(feature = "dynamo")]
             Self::Dynamo(q) => q.page(partition, after, limit).await,
         }
     }

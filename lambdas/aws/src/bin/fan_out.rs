@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     init_logging();
     // Clients are built once per instance, not per invocation.
     let config = sdk_config().await;
-    let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&config), queue_urls()?);
+    let queues = SqsQueues::serving(aws_sdk_sqs::Client::new(&config), queue_urls()?, &QUEUES)?;
     let index = DynamoFactIndex::new(aws_sdk_dynamodb::Client::new(&config), env("FACT_INDEX_TABLE")?);
     let (queues, index) = (&queues, &index);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

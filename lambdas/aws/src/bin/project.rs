@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use slsplay_aggregates::virtual_event::upcasters;
-use slsplay_aws::lambda::{env, event_store, init_logging, invitation_tokens, sdk_config};
+use slsplay_aws::lambda::{ConfigError, env, event_store, init_logging, invitation_tokens, sdk_config};
 use slsplay_aws::opensearch::OpenSearchIndex;
 use slsplay_aws::projection::project;
 use slsplay_projections::builder::{Builder, Projector, ReadModels};
@@ -63,8 +63,10 @@ async fn main() -> Result<(), Error> {
         }
         "search" => {
             let store = DynamoReadStore::new(dynamodb.clone(), prefix, &[]);
-            let credentials = config.credentials_provider().ok_or("no AWS credentials")?;
-            let region = config.region().cloned().ok_or("no AWS region")?;
+            let credentials = config
+                .credentials_provider()
+                .ok_or(ConfigError::Sdk("credentials"))?;
+            let region = config.region().cloned().ok_or(ConfigError::Sdk("region"))?;
             let index = OpenSearchIndex::new(
                 &env("OPENSEARCH_ENDPOINT")?,
                 env("OPENSEARCH_INDEX")?,

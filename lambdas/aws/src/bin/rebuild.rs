@@ -15,7 +15,7 @@ use clap::{Parser, ValueEnum};
 use lambda_runtime::Error;
 use slsplay_aggregates::virtual_event::upcasters;
 use slsplay_aws::fact_index::DynamoFactIndex;
-use slsplay_aws::lambda::{env, event_store, init_logging, sdk_config};
+use slsplay_aws::lambda::{ConfigError, env, event_store, init_logging, sdk_config};
 use slsplay_aws::opensearch::OpenSearchIndex;
 use slsplay_aws::rebuild::rebuild_from_index;
 use slsplay_commands::store::DynamoTables;
@@ -65,8 +65,10 @@ async fn main() -> Result<(), Error> {
         }
         Rebuilt::Search => {
             let name = args.index.ok_or("search needs --index, the fresh index")?;
-            let credentials = config.credentials_provider().ok_or("no AWS credentials")?;
-            let region = config.region().cloned().ok_or("no AWS region")?;
+            let credentials = config
+                .credentials_provider()
+                .ok_or(ConfigError::Sdk("credentials"))?;
+            let region = config.region().cloned().ok_or(ConfigError::Sdk("region"))?;
             let search_index = OpenSearchIndex::new(
                 &env("OPENSEARCH_ENDPOINT")?,
                 name,

@@ -598,3 +598,41 @@ async fn a_message_that_keeps_failing_moves_to_its_dead_letter_queue() {
     assert_eq!(dead.records.len(), 1);
     assert_eq!(dead.records[0].body.as_deref(), Some("poison"));
 }
+
+#[tokio::test]
+async fn an_index_entry_whose_sequence_is_no_whole_number_stops_a_rebuild() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    use slsplay_aws::fact_index::FactIndexError;
+    let table = format!("t{}FactIndex", uuid::Uuid::new_v4().simple());
+    index_table(&table).await;
+    let put = |item: Vec<(&str, A)>| {
+        let request = moto().dynamodb().put_item().table_name(&table);
+        item.into_iter()
+            .fold(request, |r, (name, value)| r.item(name, value))
+            .send()
+    };
+    put(vec![
+        ("Bucket", A::S("#buckets".into())),
+        ("Key", A::S("2030-05-01T09".into())),
+    ])
+    .await
+    .unwrap();
+    put(vec![
+        ("Bucket", A::S("2030-05-01T09".into())),
+        (
+            "Key",
+            A::S("2030-05-01T09:00:00+00:00#virtual_event:ev#0000000001".into()),
+        ),
+        ("AggregateTypeAndId", A::S("virtual_event:ev".into())),
+        ("AggregateIdSequence", A::N("1.5".into())),
+    ])
+    .await
+    .unwrap();
+    let index = DynamoFactIndex::new(moto().dynamodb(), &table);
+    match index.keys_in_order().await {
+        Err(FactIndexError::BadSequence { value, bucket, .. }) => {
+            assert_eq!((value.as_str(), bucket.as_str()), ("1.5", "2030-05-01T09"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

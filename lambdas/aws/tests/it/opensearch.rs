@@ -229,3 +229,73 @@ async fn a_search_is_scoped_to_the_viewer_and_its_hits_are_read() {
         &json!([{ "term": { "organizer": "bob-id" } }, { "term": { "invitees": "bob@example.com" } }])
     );
 }
+
+/// A domain whose every search answers `status` with `body`.
+async fn searching_answers(status: StatusCode, body: &'static str) -> String {
+    let app =
+        Router::new().fallback(move || async move { (status, [("content-type", "application/json")], body) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+async fn search_error(status: StatusCode, body: &'static str) -> String {
+    let viewer = Viewer {
+        user_id: "bob-id".into(),
+        email: None,
+    };
+    let endpoint = searching_answers(status, body).await;
+    match index(&endpoint).search("wine", &viewer, 5).await {
+        Ok(hits) => panic!("{body} read as {} hits", hits.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_search_answer_is_an_error_not_an_empty_or_blank_result() {
+    let cases = [
+        (r#"{"took": 1}"#, "no hits.hits array"),
+        (r#"{"hits": {"total": 0}}"#, "no hits.hits array"),
+        (
+            r#"{"hits": {"hits": [{"_source": {"title": "t", "starts_at": "s", "status": "published"}}]}}"#,
+            "hit #0 without a text _id",
+        ),
+        (
+            r#"{"hits": {"hits": [{"_id": "ev-1", "_source": {"starts_at": "s", "status": "published"}}]}}"#,
+            "hit ev-1 without a text _source.title",
+        ),
+        (
+            r#"{"hits": {"hits": [{"_id": "ev-1"}]}}"#,
+            "hit ev-1 without a text _source.title",
+        ),
+        (
+            r#"{"hits": {"hits": [{"_id": "ev-1", "_source": {"title": "t", "starts_at": "s", "status": 3}}]}}"#,
+            "hit ev-1 without a text _source.status",
+        ),
+        ("<html>a proxy</html>", "with no JSON"),
+    ];
+    for (body, expected) in cases {
+        let error = search_error(StatusCode::OK, body).await;
+        assert!(error.contains(expected), "{body}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_search_names_its_status_and_body_even_when_it_is_no_json() {
+    let error = search_error(StatusCode::BAD_GATEWAY, "upstream timed out").await;
+    assert!(
+        error.contains("OpenSearch answered search with 502 Bad Gateway: upstream timed out"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_hits_array_is_no_hits() {
+    let endpoint = searching_answers(StatusCode::OK, r#"{"hits": {"hits": []}}"#).await;
+    let viewer = Viewer {
+        user_id: "bob-id".into(),
+        email: None,
+    };
+    assert!(index(&endpoint).search("", &viewer, 5).await.unwrap().is_empty());
+}

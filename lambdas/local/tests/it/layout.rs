@@ -1,6 +1,7 @@
 //! The crate layout ARCHITECTURE.md promises, checked on the resolved dependency graph: the
-//! local platform and the shared API layers link no AWS-only crate, and GraphQL reaches the
-//! write side only through the REST API.
+//! local platform and the shared API layers link no AWS-only crate (not even the DynamoDB
+//! client: the stores' `dynamo` feature stays off for them), and GraphQL reaches the write side
+//! only through the REST API.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -8,6 +9,8 @@ use std::process::Command;
 /// Crates only the Lambdas may link.
 const AWS_ONLY: &[&str] = &[
     "slsplay-aws",
+    "aws-sdk-dynamodb",
+    "dynamo-es",
     "aws-sdk-sqs",
     "aws-sdk-sesv2",
     "aws-config",
@@ -85,7 +88,13 @@ fn graphql_reaches_the_write_side_only_through_the_rest_api() {
 fn the_lambdas_do_link_their_aws_crates() {
     // The check above would pass vacuously if the names it looks for were never printed.
     let crates = linked("slsplay-aws", None);
-    for name in ["aws-sdk-sqs", "lambda-runtime", "opensearch"] {
+    for name in [
+        "aws-sdk-sqs",
+        "aws-sdk-dynamodb",
+        "dynamo-es",
+        "lambda-runtime",
+        "opensearch",
+    ] {
         assert!(crates.contains(name), "slsplay-aws: no {name} in {crates:?}");
     }
 }
