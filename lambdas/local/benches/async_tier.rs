@@ -1,5 +1,5 @@
 //! The local asynchronous tier: replay speed of a rebuild, and projection lag under a steady
-//! command load. Run with: cargo bench -p slsplay-lambdas --bench async_tier [-- replay|lag]
+//! command load. Run with: cargo bench -p slsplay-local --bench async_tier [-- replay|lag]
 //! (figures go to the README; nothing here asserts a speed).
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 use clap::Parser;
 
 // Read model rebuilds and projections allocate many small rows; mimalloc made a rebuild 45%
-// faster than the system allocator (lambdas/benches/async_tier.rs).
+// faster than the system allocator (lambdas/local/benches/async_tier.rs).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use slsplay_local::cli::{self, Cli};

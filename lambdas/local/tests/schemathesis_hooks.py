@@ -1,4 +1,4 @@
-"""Schemathesis hooks for lambdas/tests/schemathesis.rs.
+"""Schemathesis hooks for lambdas/local/tests/it/schemathesis.rs.
 
 Generated Idempotency-Key values repeat (Hypothesis reuses small strings on purpose), and a
 repeated key rightly replays the first answer: the stateful phase then took an event created,
