@@ -70,6 +70,9 @@ pub const PHOTO_MAX_BYTES: u64 = 10 * 1024 * 1024;
 pub const VIDEO_MAX_BYTES: u64 = 200 * 1024 * 1024;
 pub const OBJECT_KEY_MAX_CHARS: usize = 1_024;
 pub const PAYMENT_REFERENCE_MAX_CHARS: usize = 200;
+/// 999,999.99 in a two-decimal currency: the most a card processor takes in one charge, and
+/// well inside the read models' signed 64-bit column and JSON's exact integers.
+pub const MAX_TICKET_PRICE_MINOR: u64 = 99_999_999;
 
 /// A title: trimmed, 1 to 120 characters, no control characters.
 pub fn title(raw: &str) -> Result<String, String> {
@@ -80,14 +83,31 @@ pub fn title(raw: &str) -> Result<String, String> {
     Ok(t)
 }
 
-/// A description: trimmed, up to 2,000 characters (empty is allowed).
+/// A description: trimmed, up to 2,000 characters (empty is allowed), lines and tabs but no
+/// other control characters.
 pub fn description(raw: &str) -> Result<String, String> {
-    bounded_text(raw, DESCRIPTION_MAX_CHARS, false)
+    multiline(bounded_text(raw, DESCRIPTION_MAX_CHARS, false)?)
 }
 
-/// The message sent to invitees when an event is cancelled: 1 to 2,000 characters.
+/// The message sent to invitees when an event is cancelled: 1 to 2,000 characters, lines and
+/// tabs but no other control characters.
 pub fn cancel_message(raw: &str) -> Result<String, String> {
-    bounded_text(raw, CANCEL_MESSAGE_MAX_CHARS, true)
+    multiline(bounded_text(raw, CANCEL_MESSAGE_MAX_CHARS, true)?)
+}
+
+/// Text that reaches pages and emails keeps its line breaks (a form's textarea sends CRLF) and
+/// tabs; a NUL or an escape sequence has no business there.
+fn multiline(text: String) -> Result<String, String> {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Some(c) => Err(format!(
+            "must not contain control characters other than line breaks and tabs (found U+{:04X})",
+            u32::from(c)
+        )),
+        None => Ok(text),
+    }
 }
 
 /// The length bound counts what the caller sent, before trimming, as the API's schema and a
@@ -219,6 +239,11 @@ pub fn ticket_price(errors: &mut ValidationErrors, field: &str, price: &Money) -
         &format!("{field}.amount_minor"),
         if price.amount_minor == 0 {
             Err("must be greater than zero; leave the price out for a free event".into())
+        } else if price.amount_minor > MAX_TICKET_PRICE_MINOR {
+            Err(format!(
+                "must be at most {MAX_TICKET_PRICE_MINOR} minor units, got {}",
+                price.amount_minor
+            ))
         } else {
             Ok(price.amount_minor)
         },
@@ -415,5 +440,38 @@ mod tests {
         assert!(ticket_price(&mut errors, "ticket_price", &price).is_none());
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["ticket_price.amount_minor", "ticket_price.currency"]);
+    }
+
+    #[test]
+    fn a_price_past_the_largest_charge_is_refused() {
+        let price = |amount_minor| Money {
+            amount_minor,
+            currency: "USD".into(),
+        };
+        let mut errors = ValidationErrors::default();
+        assert!(ticket_price(&mut errors, "ticket_price", &price(MAX_TICKET_PRICE_MINOR)).is_some());
+        for too_much in [MAX_TICKET_PRICE_MINOR + 1, 1 << 63, u64::MAX] {
+            let mut errors = ValidationErrors::default();
+            assert!(ticket_price(&mut errors, "ticket_price", &price(too_much)).is_none());
+            let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["ticket_price.amount_minor"]);
+        }
+    }
+
+    #[test]
+    fn multiline_texts_keep_lines_and_tabs_but_no_other_control_characters() {
+        assert_eq!(
+            description("Line one\r\nline two\n\tindented").unwrap(),
+            "Line one\r\nline two\n\tindented"
+        );
+        assert!(description("Tea\0time").is_err());
+        assert!(description("\u{1b}[31mred").is_err());
+        assert!(description("bell\u{7}").is_err());
+        assert!(description("next\u{85}line").is_err());
+        assert!(cancel_message("Sorry\0").is_err());
+        assert_eq!(
+            cancel_message("Sorry,\nwe must cancel.").unwrap(),
+            "Sorry,\nwe must cancel."
+        );
     }
 }

@@ -52,8 +52,8 @@ pub struct NewEvent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceInput {
-    /// In minor units (cents).
-    #[schema(minimum = 1)]
+    /// In minor units (cents); at most 99,999,999.
+    #[schema(minimum = 1, maximum = 99999999)]
     pub amount_minor: u64,
     /// ISO 4217, like EUR.
     #[schema(pattern = "^[A-Za-z]{3}$", example = "EUR")]

@@ -681,6 +681,22 @@ async fn bad_requests_are_problems_naming_every_failing_field() {
         );
     }
 
+    // Numbers past the field's range and control characters in a text are refused by name.
+    let mut hostile = new_event("");
+    hostile["title"] = json!("Dinner");
+    hostile["ticket_price"] = json!({ "amount_minor": 9_223_372_036_854_775_808_u64, "currency": "USD" });
+    hostile["description"] = json!("Tea\u{0}time");
+    let hostile = api.post("/api/events", &organizer, hostile).await;
+    assert_eq!(hostile.status, 422, "{}", hostile.body);
+    let mut fields = hostile.fields();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["description", "ticket_price.amount_minor"],
+        "{}",
+        hostile.body
+    );
+
     let raw = |content_type: &'static str, body: Vec<u8>| {
         api.client
             .post(format!("{}/api/events", api.base))
