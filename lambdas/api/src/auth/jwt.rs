@@ -296,6 +296,10 @@ impl JwtVerifier {
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| VerifyError::Refused(e.to_string()))?
             .claims;
+        // The subject is who the caller is: a present but blank one names nobody.
+        if claims.sub.trim().is_empty() {
+            return Err("the token names no subject (sub)".into());
+        }
         let now = self.clock.now().timestamp();
         if claims.exp < now - LEEWAY_SECONDS {
             return Err("the token has expired (exp)".into());

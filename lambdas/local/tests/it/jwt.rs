@@ -99,13 +99,15 @@ async fn a_token_of_the_provider_names_the_user_and_their_verified_email() {
 async fn expired_not_yet_valid_foreign_and_misaddressed_tokens_are_refused() {
     let s = setup();
     let now = s.clock.now().timestamp();
-    let cases: [(&str, Value); 6] = [
+    let cases: [(&str, Value); 8] = [
         ("expired", json!({ "exp": now - 120 })),
         ("not yet valid", json!({ "nbf": now + 600 })),
         ("wrong issuer", json!({ "iss": "https://evil.example" })),
         ("wrong audience", json!({ "aud": "another-client" })),
         ("no audience at all", json!({ "aud": null })),
         ("no subject", json!({ "sub": null })),
+        ("an empty subject", json!({ "sub": "" })),
+        ("a blank subject", json!({ "sub": "  " })),
     ];
     for (case, change) in cases {
         let mut c = claims(&s);
