@@ -10,10 +10,12 @@ pub mod types;
 
 use std::sync::Arc;
 
+use async_graphql::http::MultipartOptions;
 use async_graphql::{Context, EmptySubscription, ID, Object, Result, Schema};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router, middleware};
@@ -267,7 +269,7 @@ pub struct GraphqlState {
 pub fn router<S: Clone + Send + Sync + 'static>(state: GraphqlState, limiter: RateLimiter) -> Router<S> {
     Router::new()
         .route("/", get(graphiql).post(execute))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(limiter, rate_limit::limit))
         .layer(middleware::from_fn_with_state(
             state.verifier.clone(),
@@ -276,19 +278,63 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: GraphqlState, limiter: Ra
         .with_state(state)
 }
 
-fn unauthenticated(message: &str) -> Response {
+fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }]
+        "errors": [{ "message": message, "extensions": { "code": code } }]
     });
-    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+    (status, Json(body)).into_response()
+}
+
+fn unauthenticated(message: &str) -> Response {
+    graphql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+}
+
+/// The operation's body, at most [`limits::MAX_BODY_BYTES`]: a declared length past it is
+/// refused unread, and a chunked body is cut off once it grows past it (axum's body limit,
+/// which async-graphql-axum's extractor does not apply: it streams the body whole).
+async fn operation_body(request: Request) -> Result<(Option<String>, Bytes), Response> {
+    let too_large = || {
+        graphql_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("the request body is larger than {} bytes", limits::MAX_BODY_BYTES),
+        )
+    };
+    let headers = request.headers();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits::MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match Bytes::from_request(request, &()).await {
+        Ok(body) => Ok((content_type, body)),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Err(e) => Err(graphql_error(e.status(), "BAD_REQUEST", &e.body_text())),
+    }
 }
 
 async fn execute(
     State(state): State<GraphqlState>,
     Extension(outcome): Extension<Authenticated>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Request,
 ) -> Response {
+    let (content_type, body) = match operation_body(request).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
+    // Uploads go to the blob store with a signed policy, never through GraphQL.
+    let no_uploads = MultipartOptions::default().max_num_files(0);
+    let request = match async_graphql::http::receive_body(content_type, body.as_ref(), no_uploads).await {
+        Ok(request) => request,
+        Err(e) => return graphql_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &e.to_string()),
+    };
     let identity = match outcome.0 {
         None => None,
         Some(Ok(identity)) => Some(identity),
@@ -308,7 +354,7 @@ async fn execute(
         .filter(|_| identity.is_some())
         .map(str::to_owned);
     let request = loaders::per_request(
-        request.into_inner().data(Viewer { identity, bearer }),
+        request.data(Viewer { identity, bearer }),
         EventLoader::new(state.queries.clone()),
         InvitationLoader::new(state.queries.clone()),
     );

@@ -1,5 +1,5 @@
 //! Bounds on what one operation may ask for, so that no query can make the API do unbounded
-//! work: depth, complexity (connections count `first` times their fields), aliases.
+//! work: body size, depth, complexity (connections count `first` times their fields), aliases.
 
 use std::sync::Arc;
 
@@ -7,6 +7,9 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Variables};
 
+/// The largest operation of the web app, an Invite of 100 addresses of 254 characters, is
+/// about 27 KB; a body past this is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The deepest query of the web app nests 9 levels.
 pub const MAX_DEPTH: usize = 10;
 /// With introspection on (local development), GraphiQL's and schemathesis's introspection

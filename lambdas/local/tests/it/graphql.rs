@@ -370,3 +370,73 @@ async fn the_organizer_sees_who_accepted_through_graphql() {
     assert_eq!(bad.status(), 401);
     dev.interrupt();
 }
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let url = format!("http://127.0.0.1:{}/graphql", dev.port);
+    let client = reqwest::Client::new();
+    let code = |answer: &Value| answer["errors"][0]["extensions"]["code"].clone();
+
+    // An operation padded to just under the limit is read and answered.
+    let padding = " ".repeat(slsplay_graphql::limits::MAX_BODY_BYTES - 200);
+    let fits = client
+        .post(&url)
+        .json(&json!({ "query": format!("{{ __typename{padding} }}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fits.status(), 200);
+    assert_eq!(fits.json::<Value>().await.unwrap()["data"]["__typename"], "Query");
+
+    // Declared too long, with or without a token: 413 from the length alone, the body unread.
+    let big = format!("{{\"query\": \"{{ __typename{} }}\"}}", " ".repeat(200 * 1024));
+    for bearer in [None, Some(token(&data, "olivia@example.com", &[]))] {
+        let mut request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(big.clone());
+        if let Some(bearer) = &bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let refused = request.send().await.unwrap();
+        assert_eq!(refused.status(), 413, "token: {}", bearer.is_some());
+        assert_eq!(refused.headers()["connection"], "close");
+        assert_eq!(code(&refused.json().await.unwrap()), "PAYLOAD_TOO_LARGE");
+    }
+
+    // Without a declared length (chunked), the read stops at the limit.
+    let port = dev.port;
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let half = format!("{:x}\r\n{}\r\n", 34 * 1024, " ".repeat(34 * 1024));
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+             transfer-encoding: chunked\r\n\r\n{half}{half}0\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("PAYLOAD_TOO_LARGE"), "{answer}");
+
+    // What cannot be parsed is a GraphQL error too.
+    let garbled = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), 400);
+    assert_eq!(code(&garbled.json().await.unwrap()), "BAD_REQUEST");
+    dev.interrupt();
+}
