@@ -17,6 +17,9 @@ pub struct SqliteIdempotency {
 }
 
 impl SqliteIdempotency {
+    /// Opens the store of a data folder that this process holds alone (`slsplay dev` locks
+    /// it): a key a previous run claimed but never answered cannot be in flight any more, so
+    /// it is freed now instead of refusing every retry until [`IN_FLIGHT_SECONDS`] pass.
     pub fn open(path: impl AsRef<Path>) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -32,7 +35,8 @@ impl SqliteIdempotency {
                 created_at  INTEGER NOT NULL,
                 PRIMARY KEY (scope, key)
             );
-            CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);",
+            CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
+            DELETE FROM idempotency_keys WHERE status IS NULL;",
         )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -143,5 +147,40 @@ impl IdempotencyKeys for SqliteIdempotency {
     fn abandon<'a>(&'a self, scope: &'a str, key: &'a str) -> Pending<'a, ()> {
         let result = self.release(scope, key).map_err(IdempotencyError::store);
         Box::pin(async move { result })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_frees_the_keys_a_crash_left_in_flight_and_keeps_the_answered_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sqlite3");
+        let answer = StoredAnswer {
+            status: 201,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        };
+        {
+            let store = SqliteIdempotency::open(&path).unwrap();
+            assert!(store.claim("olivia", "crashed", "f1", 1_000).unwrap().is_none());
+            assert!(store.claim("olivia", "answered", "f2", 1_000).unwrap().is_none());
+            store.keep("olivia", "answered", &answer).unwrap();
+            assert!(matches!(
+                store.claim("olivia", "crashed", "f1", 1_001).unwrap(),
+                Some(Recorded::InFlight { .. })
+            ));
+        }
+        let store = SqliteIdempotency::open(&path).unwrap();
+        assert!(store.claim("olivia", "crashed", "f1", 1_002).unwrap().is_none());
+        assert!(matches!(
+            store.claim("olivia", "answered", "f2", 1_002).unwrap(),
+            Some(Recorded::Done {
+                answer: StoredAnswer { status: 201, .. },
+                ..
+            })
+        ));
     }
 }
