@@ -198,17 +198,18 @@ async fn an_email_is_claimed_once_and_a_failed_delivery_gives_it_back() {
     catch_up(&store.open(), &emails).await;
 
     let outbox = SqliteOutbox::open(dir.path().join("mail.sqlite3")).unwrap();
-    let waiting = outbox.unsent(10).unwrap();
+    let at = |t: &str| -> chrono::DateTime<chrono::Utc> { t.parse().unwrap() };
+    let waiting = outbox.unsent(10, at("2030-05-01T09:00:00Z")).unwrap();
     assert_eq!(waiting.len(), 1);
     let id = &waiting[0].id;
-    assert!(outbox.claim(id, "2030-05-01T09:00:00Z").unwrap());
+    assert!(outbox.claim(id, at("2030-05-01T09:00:00Z")).unwrap());
     assert!(
-        !outbox.claim(id, "2030-05-01T09:00:01Z").unwrap(),
+        !outbox.claim(id, at("2030-05-01T09:00:01Z")).unwrap(),
         "a second claim loses"
     );
-    assert!(outbox.unsent(10).unwrap().is_empty());
+    assert!(outbox.unsent(10, at("2030-05-01T09:00:01Z")).unwrap().is_empty());
     outbox.release(id).unwrap();
-    assert_eq!(outbox.unsent(10).unwrap().len(), 1);
+    assert_eq!(outbox.unsent(10, at("2030-05-01T09:00:01Z")).unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -230,7 +230,8 @@ impl SmtpRelay {
 
 /// Hands every email in the outbox to delivery, locally: an .eml file per message in the mail
 /// folder, named by its id, so a retry after a crash rewrites the same file; and, when a relay
-/// is configured, SMTP. An email is marked sent once both are done.
+/// is configured, SMTP. An email is confirmed once both are done; one claimed by a run that
+/// died before confirming it is delivered again at the start of this one.
 async fn deliver_mail(
     outbox: std::path::PathBuf,
     folder: std::path::PathBuf,
@@ -242,6 +243,16 @@ async fn deliver_mail(
     let opened = std::fs::create_dir_all(&folder)
         .map_err(anyhow::Error::from)
         .and_then(|()| SqliteOutbox::open(&outbox).map_err(anyhow::Error::from))
+        .and_then(|outbox| {
+            let freed = outbox.free_claims_of_earlier_runs()?;
+            if freed > 0 {
+                tracing::warn!(
+                    emails = freed,
+                    "emails claimed by the last run but never confirmed are delivered again"
+                );
+            }
+            Ok(outbox)
+        })
         // A mutex only to share the connection with the SMTP awaits; nothing else uses it.
         .map(std::sync::Mutex::new);
     let outbox = match opened {
@@ -284,11 +295,14 @@ async fn deliver_waiting(
     smtp: Option<&SmtpRelay>,
     clock: &dyn Clock,
 ) -> anyhow::Result<usize> {
-    let waiting = outbox.lock().expect("outbox poisoned").unsent(100)?;
+    let waiting = outbox.lock().expect("outbox poisoned").unsent(100, clock.now())?;
     let mut delivered = 0;
     for email in &waiting {
-        let now = clock.now().to_rfc3339();
-        if !outbox.lock().expect("outbox poisoned").claim(&email.id, &now)? {
+        if !outbox
+            .lock()
+            .expect("outbox poisoned")
+            .claim(&email.id, clock.now())?
+        {
             continue;
         }
         let path = folder.join(format!("{}.eml", email.id));
@@ -305,6 +319,10 @@ async fn deliver_waiting(
             outbox.lock().expect("outbox poisoned").release(&email.id)?;
             return Err(e);
         }
+        outbox
+            .lock()
+            .expect("outbox poisoned")
+            .confirm(&email.id, clock.now())?;
         delivered += 1;
     }
     Ok(delivered)

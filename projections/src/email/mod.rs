@@ -329,6 +329,7 @@ impl<R: PersistedEventRepository> Projector for Emails<R> {
                 subject: draft.subject,
                 eml,
                 created_at: crate::read_models::projector::timestamp(created_at),
+                claimed_at: None,
                 sent_at: None,
             };
             tx.put(&message).await?;

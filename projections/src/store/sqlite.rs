@@ -50,11 +50,32 @@ impl SqliteReadStore {
         conn.execute_batch(CHECKPOINTS).map_err(storage)?;
         for table in tables {
             conn.execute_batch(&create_table(table)).map_err(storage)?;
+            add_new_columns(&conn, table).map_err(storage)?;
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
+}
+
+/// A file written by an earlier version lacks the columns added since (all nullable): they are
+/// added, empty, so the file keeps its rows (the outbox is a record, never rebuilt).
+fn add_new_columns(conn: &Connection, table: &Table) -> rusqlite::Result<()> {
+    let existing: std::collections::HashSet<String> = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{}')", table.name))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for column in table.columns.iter().filter(|c| !existing.contains(c.name)) {
+        let kind = match column.kind {
+            ColumnType::Text => "TEXT",
+            ColumnType::Integer => "INTEGER",
+        };
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} {kind}",
+            table.name, column.name
+        ))?;
+    }
+    Ok(())
 }
 
 /// The DDL of one read model table.
@@ -572,6 +593,36 @@ mod tests {
         PaymentStatus, RsvpStatus,
     };
     use crate::store::ReadQueries;
+
+    #[tokio::test]
+    async fn a_file_of_an_earlier_version_gains_the_new_columns_and_keeps_its_rows() {
+        use crate::email::outbox::OutboxMessage;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mail.sqlite3");
+        {
+            // The outbox as it was before claims had their own column.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE outbox (recipient TEXT, cause TEXT, id TEXT, event_id TEXT, kind TEXT,
+                     subject TEXT, eml TEXT, created_at TEXT, sent_at TEXT, PRIMARY KEY (recipient, cause));
+                 INSERT INTO outbox VALUES ('a@example.com', 'invitation:1', 'm1', 'ev', 'invitation',
+                     'Hi', 'eml', '2030-01-01T00:00:00Z', '2030-01-01T00:00:01Z');",
+            )
+            .unwrap();
+        }
+        let store = SqliteReadStore::open_with(&path, &[OutboxMessage::TABLE]).unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let kept = tx
+            .get::<OutboxMessage>(&Key::with_sort("a@example.com", "invitation:1"))
+            .await
+            .unwrap()
+            .expect("the row survives");
+        assert_eq!(kept.sent_at.as_deref(), Some("2030-01-01T00:00:01Z"));
+        assert_eq!(kept.claimed_at, None);
+        drop(tx);
+        // Opening again finds nothing to add.
+        SqliteReadStore::open_with(&path, &[OutboxMessage::TABLE]).unwrap();
+    }
 
     /// The statuses are columns of plain text, as analysts query them; a value that is none of
     /// a status's is an error when read, never taken for another.

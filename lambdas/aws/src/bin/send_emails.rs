@@ -1,5 +1,7 @@
-//! Lambda: the outbox table's DynamoDB stream -> SES, at most once per (recipient, cause).
+//! Lambda: the outbox table's DynamoDB stream -> SES, once per (recipient, cause) (twice, with
+//! the same Message-ID, only when an invocation dies between sending and confirming).
 //! Event source mapping: the outbox table's stream (NEW_IMAGE), `ReportBatchItemFailures`.
+//! Timeout: below the outbox's `CLAIM_LEASE` (two minutes), so a claim outlives no invocation.
 //! Environment: OUTBOX_TABLE, MAIL_FROM (an address verified in SES).
 
 use aws_lambda_events::event::dynamodb::Event;
@@ -17,8 +19,7 @@ async fn main() -> Result<(), Error> {
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&config), from.email.to_string());
     let (outbox, mailer) = (&outbox, &mailer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        let now = SystemClock.now().to_rfc3339();
-        Ok::<_, Error>(send_new_emails(&event.payload, outbox, mailer, &now).await)
+        Ok::<_, Error>(send_new_emails(&event.payload, outbox, mailer, SystemClock.now()).await)
     }))
     .await
 }

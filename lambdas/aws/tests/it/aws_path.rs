@@ -364,11 +364,11 @@ async fn outbox_event(table: &str) -> Event {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
+async fn invitations_are_sent_through_ses_once_and_a_refused_or_abandoned_one_is_retried() {
     use slsplay_aggregates::virtual_event::InvitationTokens;
     use slsplay_aws::fan_out::decode;
     use slsplay_aws::mail::{DynamoOutbox, SesMailer, send_new_emails};
-    use slsplay_projections::email::outbox::OutboxMessage;
+    use slsplay_projections::email::outbox::{CLAIM_LEASE, OutboxMessage};
     use slsplay_projections::email::{Emails, MailSettings};
     use slsplay_projections::schema::ReadModel;
 
@@ -413,18 +413,19 @@ async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
     let event = outbox_event(&table).await;
     assert_eq!(event.records.len(), 2, "two invitations");
 
-    // The sender is not verified yet: SES refuses, the email is given back and reported.
-    let refused = send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:00Z").await;
-    assert_eq!(refused.batch_item_failures.len(), 1);
-    assert_eq!(
-        outbox_event(&table)
-            .await
-            .records
+    let at = |t: &str| -> chrono::DateTime<chrono::Utc> { t.parse().unwrap() };
+    let with = |e: &Event, attribute: &str| {
+        e.records
             .iter()
-            .filter(|r| r.change.new_image.inner().contains_key("sent_at"))
-            .count(),
-        0
-    );
+            .filter(|r| r.change.new_image.inner().contains_key(attribute))
+            .count()
+    };
+    // The sender is not verified yet: SES refuses, the email is given back and reported.
+    let refused = send_new_emails(&event, &outbox, &mailer, at("2030-05-01T09:00:00Z")).await;
+    assert_eq!(refused.batch_item_failures.len(), 1);
+    let after_refusal = outbox_event(&table).await;
+    assert_eq!(with(&after_refusal, "sent_at"), 0);
+    assert_eq!(with(&after_refusal, "claimed_at"), 0, "the claim was given back");
 
     ses()
         .create_email_identity()
@@ -432,7 +433,28 @@ async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
         .send()
         .await
         .unwrap();
-    let sent = send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:01Z").await;
+    // An invocation claimed the first email and died before sending it: the next one finds it
+    // held and reports it, so Lambda retries, until the claim lapses; then it is sent.
+    let first = |e: &Event| {
+        let image = e.records[0].change.new_image.inner();
+        match (image.get("recipient"), image.get("cause")) {
+            (Some(serde_dynamo::AttributeValue::S(r)), Some(serde_dynamo::AttributeValue::S(c))) => {
+                (r.clone(), c.clone())
+            }
+            _ => panic!("an outbox record without keys"),
+        }
+    };
+    let (recipient, cause) = first(&event);
+    let died = at("2030-05-01T08:57:00Z");
+    assert_eq!(
+        outbox.claim(&recipient, &cause, died).await.unwrap(),
+        slsplay_aws::mail::Claim::Taken
+    );
+    let held = send_new_emails(&event, &outbox, &mailer, died + chrono::Duration::seconds(1)).await;
+    assert_eq!(held.batch_item_failures.len(), 1, "{held:?}");
+    assert_eq!(with(&outbox_event(&table).await, "sent_at"), 0);
+    let sent = send_new_emails(&event, &outbox, &mailer, at("2030-05-01T09:00:01Z")).await;
+    assert!(died + CLAIM_LEASE < at("2030-05-01T09:00:01Z"));
     assert!(sent.batch_item_failures.is_empty(), "{sent:?}");
     let sent_at = |e: &Event| {
         e.records
@@ -445,18 +467,18 @@ async fn invitations_are_sent_through_ses_once_and_a_refused_one_is_retried() {
     };
     assert_eq!(
         sent_at(&outbox_event(&table).await),
-        ["2030-05-01T09:00:01Z", "2030-05-01T09:00:01Z"]
+        ["2030-05-01T09:00:01+00:00", "2030-05-01T09:00:01+00:00"]
     );
     // The stream delivers the batch again: both are claimed already, nothing is sent twice.
     assert!(
-        send_new_emails(&event, &outbox, &mailer, "2030-05-01T09:00:02Z")
+        send_new_emails(&event, &outbox, &mailer, at("2030-05-01T09:00:02Z"))
             .await
             .batch_item_failures
             .is_empty()
     );
     assert_eq!(
         sent_at(&outbox_event(&table).await),
-        ["2030-05-01T09:00:01Z", "2030-05-01T09:00:01Z"]
+        ["2030-05-01T09:00:01+00:00", "2030-05-01T09:00:01+00:00"]
     );
 }
 

@@ -315,3 +315,73 @@ async fn with_an_smtp_relay_configured_every_email_is_also_sent_there() {
     );
     assert!(dev.interrupt().success());
 }
+
+/// The process died after claiming an email and before writing it: the next run delivers it
+/// at once, not after the claim's lease, with the same Message-ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_claimed_by_a_run_that_died_is_delivered_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let commands = service(events(&data), &FixedClock::at(now()));
+    let ctx = CommandContext::new(ORGANIZER);
+    commands
+        .execute("ev-1", fixtures::create("ev-1", None), &ctx)
+        .await
+        .unwrap();
+    commands.execute("ev-1", fixtures::publish(), &ctx).await.unwrap();
+    commands
+        .execute("ev-1", fixtures::invite([guest(0)]), &ctx)
+        .await
+        .unwrap();
+
+    let eml_files = |folder: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(folder)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|f| f.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mail_folder = data.join("mail");
+    let dev = Dev::start(&data);
+    wait_for("the invitation's .eml file", || {
+        eml_files(&mail_folder).len() == 1
+    });
+    assert!(dev.interrupt().success());
+    let file = eml_files(&mail_folder).remove(0);
+    let first = std::fs::read_to_string(&file).unwrap();
+
+    // What a kill between the claim and the file leaves: a fresh claim, no file, not sent.
+    std::fs::remove_file(&file).unwrap();
+    let mail = Connection::open(data.join("mail.sqlite3")).unwrap();
+    let claimed = mail
+        .execute(
+            "UPDATE outbox SET sent_at = NULL, claimed_at = ?1",
+            [slsplay_projections::email::outbox::claim_stamp(chrono::Utc::now())],
+        )
+        .unwrap();
+    assert_eq!(claimed, 1);
+    drop(mail);
+
+    let dev = Dev::start(&data);
+    // Well inside the claim's lease: only the restart can have freed it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while eml_files(&mail_folder).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the claimed email was not delivered again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        first,
+        "the same message, same Message-ID"
+    );
+    let (_, listed) = dev.get("/dev/mail.json");
+    assert!(listed[0]["sent_at"].is_string(), "{listed}");
+    assert!(dev.interrupt().success());
+}
