@@ -1,7 +1,8 @@
 //! The embedded queue: SQS FIFO semantics on one SQLite file, for the local platform.
 //!
 //! - At least once: a received message stays until acknowledged; if its consumer dies, it is
-//!   delivered again when its visibility timeout runs out.
+//!   delivered again when its visibility timeout runs out, or at once when the process that
+//!   holds the queues starts again (`release_deliveries_of_earlier_runs`).
 //! - In order per group (the event): only the oldest message of a group is ever delivered,
 //!   and not while an earlier delivery of it is in flight.
 //! - Deduplicated: a second send with the same deduplication id is ignored while the first is
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     dead        INTEGER NOT NULL DEFAULT 0,
     last_error  TEXT,
     sent_at     TEXT    NOT NULL,
+    in_flight   INTEGER NOT NULL DEFAULT 0,
     UNIQUE (queue, dedup_id)
 );
 CREATE INDEX IF NOT EXISTS queue_heads ON queue_messages (queue, dead, group_id, id);
@@ -143,6 +145,16 @@ impl EmbeddedQueues {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        let has_in_flight: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('queue_messages') WHERE name = 'in_flight'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_in_flight {
+            // A file of an earlier version: its deliveries cannot be told from backoffs, and
+            // wait for their timeout once.
+            conn.execute_batch("ALTER TABLE queue_messages ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             policy,
@@ -213,7 +225,7 @@ impl EmbeddedQueues {
         let tx = conn.transaction()?;
         // A message whose last delivery timed out after its last allowed receive is dead.
         tx.execute(
-            "UPDATE queue_messages SET dead = 1, last_error = COALESCE(last_error, 'visibility timeout')
+            "UPDATE queue_messages SET dead = 1, in_flight = 0, last_error = COALESCE(last_error, 'visibility timeout')
              WHERE queue = ?1 AND dead = 0 AND receives >= ?2 AND visible_at <= ?3",
             params![queue, self.policy.max_receives, now],
         )?;
@@ -240,7 +252,7 @@ impl EmbeddedQueues {
         {
             let hidden_until = now + millis(self.policy.visibility_timeout);
             let mut take = tx.prepare_cached(
-                "UPDATE queue_messages SET receives = receives + 1, visible_at = ?2 WHERE id = ?1",
+                "UPDATE queue_messages SET receives = receives + 1, visible_at = ?2, in_flight = 1 WHERE id = ?1",
             )?;
             for d in &heads {
                 take.execute(params![d.receipt, hidden_until])?;
@@ -252,6 +264,22 @@ impl EmbeddedQueues {
 
     pub async fn ack(&self, receipt: i64) -> Result<(), QueueError> {
         self.ack_all(&[receipt]).await
+    }
+
+    /// Makes every delivery still out due now. Only for the one process that holds the queues
+    /// (`slsplay dev` locks its data folder), at its start: a delivery of an earlier run can
+    /// only be one whose consumer died with it, and its group would otherwise wait a whole
+    /// visibility timeout. The receive is counted, so a message that kills the process still
+    /// goes dead after `max_receives`.
+    pub async fn release_deliveries_of_earlier_runs(&self) -> Result<usize, QueueError> {
+        let conn = self.conn.lock().await;
+        let released = conn.execute(
+            "UPDATE queue_messages SET in_flight = 0, visible_at = ?1 WHERE in_flight = 1 AND dead = 0",
+            [self.now_ms()],
+        )?;
+        drop(conn);
+        self.sent.notify_waiters();
+        Ok(released)
     }
 
     /// Acknowledges many deliveries in one transaction.
@@ -274,7 +302,7 @@ impl EmbeddedQueues {
         let dead = delivery.receives >= self.policy.max_receives;
         let retry_at = self.now_ms() + millis(self.policy.retry_after(delivery.receives));
         conn.execute(
-            "UPDATE queue_messages SET dead = ?2, visible_at = ?3, last_error = ?4 WHERE id = ?1",
+            "UPDATE queue_messages SET dead = ?2, visible_at = ?3, last_error = ?4, in_flight = 0 WHERE id = ?1",
             params![delivery.receipt, dead, retry_at, error],
         )?;
         if dead {

@@ -151,3 +151,29 @@ async fn messages_and_the_cursor_move_together_and_survive_a_reopen() {
         (1, 1)
     );
 }
+
+#[tokio::test]
+async fn a_restart_releases_the_deliveries_its_last_run_died_with_but_not_backoffs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (q, _) = queues(&dir);
+        q.send_and_advance(&[(Q, vec![msg("a", 1), msg("a", 2), msg("b", 1)])], None)
+            .await
+            .unwrap();
+        let out = q.receive(Q, 10).await.unwrap();
+        assert_eq!(bodies(&out), ["a-1", "b-1"]);
+        // b-1 failed and waits for its backoff; a-1 is in hand when the process dies.
+        q.fail(&out[1], "boom").await.unwrap();
+    }
+    let (q, _) = queues(&dir);
+    assert!(
+        q.receive(Q, 10).await.unwrap().is_empty(),
+        "nothing is due before the release"
+    );
+    assert_eq!(q.release_deliveries_of_earlier_runs().await.unwrap(), 1);
+    let again = q.receive(Q, 10).await.unwrap();
+    assert_eq!(bodies(&again), ["a-1"]);
+    assert_eq!(again[0].receives, 2, "the receive that died counts");
+    q.ack(again[0].receipt).await.unwrap();
+    assert_eq!(bodies(&q.receive(Q, 10).await.unwrap()), ["a-2"]);
+}

@@ -157,6 +157,11 @@ pub async fn run(config: DevConfig) -> anyhow::Result<()> {
         head_position = platform.store.head(),
         "event store open"
     );
+    // This process holds the data folder: what an earlier run had received, it died with.
+    let released = platform.queues.release_deliveries_of_earlier_runs().await?;
+    if released > 0 {
+        tracing::info!(messages = released, "deliveries of the last run are due again");
+    }
     let address = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
