@@ -19,6 +19,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use crate::builder::Projector;
 use crate::read_models::EventStatus;
+use crate::state::EventStates;
 use crate::store::{ReadStoreError, ReadTx};
 
 pub const NAME: &str = "search";
@@ -243,16 +244,14 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
 
 /// Keeps the index in step with the facts that change what is searchable or who sees it.
 pub struct Search<R, E = SearchIndex> {
-    events: R,
-    upcasters: Vec<Box<dyn EventUpcaster>>,
+    states: EventStates<R>,
     index: Arc<E>,
 }
 
 impl<R: PersistedEventRepository, E: SearchEngine> Search<R, E> {
     pub fn new(events: R, upcasters: Vec<Box<dyn EventUpcaster>>, index: Arc<E>) -> Self {
         Self {
-            events,
-            upcasters,
+            states: EventStates::new(events, upcasters),
             index,
         }
     }
@@ -282,7 +281,7 @@ impl<R: PersistedEventRepository, E: SearchEngine> Projector for Search<R, E> {
         if !changes_the_document {
             return Ok(());
         }
-        let (event, _) = crate::state::state_after(&self.events, &self.upcasters, fact).await?;
+        let (event, _) = self.states.after(fact).await?;
         // The index commits before the builder's checkpoint: a crash in between applies the
         // fact again, which rewrites the same document.
         self.index

@@ -1,32 +1,197 @@
 //! The state of an event as of one fact, for builders that need more than the fact itself
-//! (who is invited, the title, the time zone). Replayed from the event store, so builders need
-//! no state of their own and never disagree with the aggregate.
+//! (who is invited, the title, the time zone). Derived from the event store only, so builders
+//! never disagree with the aggregate; kept per event between facts, so a fact costs one
+//! `apply` instead of a replay of the event's whole history.
+//!
+//! The kept states are a cache, never a source: a miss, a gap (facts this process did not
+//! see) or an older fact reads the store again. Each builder process keeps its own, bounded
+//! to [`KEPT_EVENTS`] events.
 
-use cqrs_es::EventEnvelope;
-use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
-use slsplay_aggregates::history::rebuild;
-use slsplay_aggregates::virtual_event::VirtualEvent;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, SerializedEvent};
+use cqrs_es::{Aggregate, EventEnvelope};
+use slsplay_aggregates::history::{HistoryError, rebuild, upcast};
+use slsplay_aggregates::virtual_event::{VirtualEvent, VirtualEventFact};
 
 use crate::store::ReadStoreError;
 
-/// The event right after `fact`, and whether it had been published before `fact`.
-pub async fn state_after<R: PersistedEventRepository>(
-    events: &R,
-    upcasters: &[Box<dyn EventUpcaster>],
-    fact: &EventEnvelope<VirtualEvent>,
-) -> Result<(VirtualEvent, bool), ReadStoreError> {
-    let history = events
-        .get_events::<VirtualEvent>(&fact.aggregate_id)
-        .await
-        .map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
-    let upto: Vec<_> = history
-        .into_iter()
-        .take_while(|f| f.sequence <= fact.sequence)
-        .collect();
-    let was_published = upto
-        .iter()
-        .any(|f| f.event_type == "VirtualEventPublished" && f.sequence < fact.sequence);
-    let replayed =
-        rebuild::<VirtualEvent>(upto, upcasters).map_err(|e| ReadStoreError::Storage(Box::new(e)))?;
-    Ok((replayed.state, was_published))
+/// How many events' states one builder keeps; the least recently used goes first.
+pub const KEPT_EVENTS: usize = 4_096;
+
+/// The stored type of `VirtualEventFact::Published`.
+const PUBLISHED: &str = "VirtualEventPublished";
+
+/// An event's state after the fact of `version`, and when it was first published.
+#[derive(Clone)]
+struct Kept {
+    state: VirtualEvent,
+    version: usize,
+    published_at: Option<usize>,
+    last_used: u64,
+}
+
+impl Kept {
+    fn published_before(&self, sequence: usize) -> bool {
+        self.published_at.is_some_and(|at| at < sequence)
+    }
+}
+
+/// Where builders get an event's state as of a fact.
+pub struct EventStates<R> {
+    events: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+    kept: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    by_event: HashMap<String, Kept>,
+    tick: u64,
+}
+
+impl<R: PersistedEventRepository> EventStates<R> {
+    pub fn new(events: R, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        Self {
+            events,
+            upcasters,
+            kept: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// The store the states come from.
+    pub fn events(&self) -> &R {
+        &self.events
+    }
+
+    /// The event right after `fact`, and whether it had been published before `fact`.
+    pub async fn after(
+        &self,
+        fact: &EventEnvelope<VirtualEvent>,
+    ) -> Result<(VirtualEvent, bool), ReadStoreError> {
+        let id = &fact.aggregate_id;
+        let sequence = fact.sequence;
+        let kept = self
+            .kept
+            .lock()
+            .expect("event states poisoned")
+            .by_event
+            .get(id)
+            .cloned();
+        let next = match kept {
+            // A fact delivered again.
+            Some(kept) if kept.version == sequence => kept,
+            // The usual case: the next fact.
+            Some(mut kept) if kept.version + 1 == sequence => {
+                apply(&mut kept, sequence, fact.payload.clone());
+                kept
+            }
+            // Facts this process has not seen (another builder instance, a restart): the tail.
+            Some(mut kept) if kept.version < sequence => {
+                let tail = self
+                    .events
+                    .get_last_events::<VirtualEvent>(id, kept.version)
+                    .await
+                    .map_err(storage)?;
+                for f in tail.into_iter().take_while(|f| f.sequence <= sequence) {
+                    let expected = kept.version + 1;
+                    let f = self.decode(f, expected)?;
+                    apply(&mut kept, f.sequence, f.payload);
+                }
+                kept
+            }
+            // None, or an older fact than the kept state (a redelivery after later facts).
+            _ => self.replay(id, sequence).await?,
+        };
+        if next.version != sequence {
+            return Err(storage(HistoryError::OutOfOrder {
+                aggregate_id: id.clone(),
+                expected: sequence,
+                found: next.version,
+            }));
+        }
+        let answer = (next.state.clone(), next.published_before(sequence));
+        self.keep(id, next);
+        Ok(answer)
+    }
+
+    async fn replay(&self, id: &str, sequence: usize) -> Result<Kept, ReadStoreError> {
+        let history = self
+            .events
+            .get_events::<VirtualEvent>(id)
+            .await
+            .map_err(storage)?;
+        let upto: Vec<_> = history
+            .into_iter()
+            .take_while(|f| f.sequence <= sequence)
+            .collect();
+        let published_at = upto
+            .iter()
+            .find(|f| f.event_type == PUBLISHED)
+            .map(|f| f.sequence);
+        let replayed = rebuild::<VirtualEvent>(upto, &self.upcasters).map_err(storage)?;
+        Ok(Kept {
+            state: replayed.state,
+            version: replayed.version,
+            published_at,
+            last_used: 0,
+        })
+    }
+
+    fn decode(
+        &self,
+        fact: SerializedEvent,
+        expected: usize,
+    ) -> Result<EventEnvelope<VirtualEvent>, ReadStoreError> {
+        if fact.sequence != expected {
+            return Err(storage(HistoryError::OutOfOrder {
+                aggregate_id: fact.aggregate_id,
+                expected,
+                found: fact.sequence,
+            }));
+        }
+        let (id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
+        EventEnvelope::<VirtualEvent>::try_from(upcast(fact, &self.upcasters)).map_err(|e| {
+            storage(HistoryError::Decode {
+                aggregate_id: id,
+                sequence,
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    fn keep(&self, id: &str, mut kept: Kept) {
+        let mut cache = self.kept.lock().expect("event states poisoned");
+        cache.tick += 1;
+        kept.last_used = cache.tick;
+        // Two deliveries of one event's facts may overlap (a redelivery after a timeout): the
+        // later state stays.
+        if cache.by_event.get(id).is_some_and(|k| k.version > kept.version) {
+            return;
+        }
+        if !cache.by_event.contains_key(id) && cache.by_event.len() >= KEPT_EVENTS {
+            let oldest = cache
+                .by_event
+                .iter()
+                .min_by_key(|(_, k)| k.last_used)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                cache.by_event.remove(&oldest);
+            }
+        }
+        cache.by_event.insert(id.to_owned(), kept);
+    }
+}
+
+fn apply(kept: &mut Kept, sequence: usize, payload: VirtualEventFact) {
+    if matches!(payload, VirtualEventFact::Published { .. }) && kept.published_at.is_none() {
+        kept.published_at = Some(sequence);
+    }
+    kept.state.apply(payload);
+    kept.version = sequence;
+}
+
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ReadStoreError {
+    ReadStoreError::Storage(Box::new(e))
 }

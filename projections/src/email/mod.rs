@@ -13,6 +13,7 @@ use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEve
 use crate::builder::Projector;
 use crate::read_models::projector::fact_time;
 use crate::schema::Key;
+use crate::state::EventStates;
 use crate::store::{ReadStoreError, ReadTx};
 use compose::{Draft, html_escape, ics, local_time, to_eml};
 use outbox::OutboxMessage;
@@ -28,8 +29,7 @@ pub struct MailSettings {
 }
 
 pub struct Emails<R> {
-    events: R,
-    upcasters: Vec<Box<dyn EventUpcaster>>,
+    states: EventStates<R>,
     tokens: InvitationTokens,
     settings: MailSettings,
 }
@@ -42,8 +42,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         settings: MailSettings,
     ) -> Self {
         Self {
-            events,
-            upcasters,
+            states: EventStates::new(events, upcasters),
             tokens,
             settings,
         }
@@ -75,7 +74,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         if !interesting {
             return Ok(Vec::new());
         }
-        let (event, was_published) = crate::state::state_after(&self.events, &self.upcasters, fact).await?;
+        let (event, was_published) = self.states.after(fact).await?;
         let at = format!("{}:{}", event.id, fact.sequence);
         let email_of = |id: &str| event.invitations.get(id).map(|i| i.email.clone());
         let mut out = Vec::new();
