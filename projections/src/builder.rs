@@ -1,7 +1,8 @@
 //! A projection builder: applies each fact exactly once and in order per event, whatever the
 //! delivery does. Duplicates (a fact at or below the checkpoint) are skipped; a gap (a fact
 //! beyond the next one) is filled by reading the missing facts from the event store first.
-//! The facts applied and the new checkpoint are committed in one transaction.
+//! The facts applied and the new checkpoint are committed in one transaction: one per
+//! delivered fact, or one per delivered batch for a projector that asks for it (`BATCHED`).
 
 use std::future::Future;
 
@@ -22,6 +23,24 @@ pub trait Projector: Send + Sync {
         tx: &mut T,
         fact: &EventEnvelope<VirtualEvent>,
     ) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+
+    /// Whether a delivered batch is applied in one transaction with one `settle`: for a
+    /// projector whose writes outside the transaction are costly to make durable (a search
+    /// index's commit), once per batch instead of once per fact.
+    const BATCHED: bool = false;
+
+    /// Makes what `apply` wrote outside the builder's transaction durable. Called before each
+    /// commit of that transaction, so a crash in between applies the facts again rather than
+    /// losing them.
+    fn settle(&self) -> impl Future<Output = Result<(), ReadStoreError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Drops what `apply` wrote outside the transaction since the last `settle`: the
+    /// transaction it belonged to was not committed.
+    fn abandon(&self) -> impl Future<Output = Result<(), ReadStoreError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Keeps the relational read models (`crate::read_models`).
@@ -99,11 +118,42 @@ impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
     }
 
     pub async fn handle(&self, fact: RecordedFact) -> Result<Outcome, BuildError> {
+        self.handle_all(vec![fact])
+            .await
+            .map(|outcomes| outcomes.into_iter().next().unwrap_or(Outcome::Ignored))
+    }
+
+    /// Applies facts (in delivery order) in one transaction and returns their outcomes; on
+    /// an error nothing of them is committed.
+    pub async fn handle_all(&self, facts: Vec<RecordedFact>) -> Result<Vec<Outcome>, BuildError> {
+        let mut tx = self.store.begin().await?;
+        let mut outcomes = Vec::with_capacity(facts.len());
+        for fact in facts {
+            match self.apply_in(&mut tx, fact).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    self.abandon().await;
+                    return Err(e);
+                }
+            }
+        }
+        if outcomes.iter().any(|o| matches!(o, Outcome::Applied { .. })) {
+            if let Err(e) = self.projector.settle().await {
+                self.abandon().await;
+                return Err(e.into());
+            }
+            tx.commit().await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// One fact into `tx`: skipped if applied already, after the missing facts if there is a
+    /// gap, then the checkpoint moves.
+    async fn apply_in(&self, tx: &mut S::Tx, fact: RecordedFact) -> Result<Outcome, BuildError> {
         if fact.aggregate_type != VirtualEvent::TYPE {
             return Ok(Outcome::Ignored);
         }
         let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
-        let mut tx = self.store.begin().await?;
         let done = tx.checkpoint(self.name(), &aggregate_id).await?;
         if sequence <= done {
             return Ok(Outcome::Duplicate);
@@ -127,11 +177,23 @@ impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
         pending.push(fact.into());
         for serialized in pending {
             let envelope = self.decode(serialized)?;
-            self.projector.apply(&mut tx, &envelope).await?;
+            self.projector.apply(tx, &envelope).await?;
         }
         tx.set_checkpoint(self.name(), &aggregate_id, sequence).await?;
-        tx.commit().await?;
         Ok(Outcome::Applied { filled })
+    }
+
+    /// Whether `handle_batch` should hand this builder whole batches.
+    pub fn batched(&self) -> bool {
+        P::BATCHED
+    }
+
+    async fn abandon(&self) {
+        // What was written outside the transaction would be rewritten by the retry anyway;
+        // dropping it only keeps a half-applied batch from showing until then.
+        if let Err(e) = self.projector.abandon().await {
+            tracing::warn!(builder = self.name(), error = %e, "cannot drop a failed batch's writes");
+        }
     }
 
     /// Applies a page of a replay (facts in order for each aggregate) in one transaction, which
@@ -157,9 +219,16 @@ impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
                 });
             }
             let envelope = self.decode(fact.into())?;
-            self.projector.apply(&mut tx, &envelope).await?;
+            if let Err(e) = self.projector.apply(&mut tx, &envelope).await {
+                self.abandon().await;
+                return Err(e.into());
+            }
             tx.set_checkpoint(self.name(), &aggregate_id, sequence).await?;
             applied += 1;
+        }
+        if let Err(e) = self.projector.settle().await {
+            self.abandon().await;
+            return Err(e.into());
         }
         tx.commit().await?;
         Ok(applied)

@@ -26,11 +26,32 @@ pub struct ItemFailure {
     pub error: String,
 }
 
-/// Handles a batch in order and returns the items that failed.
+/// Handles a batch in order and returns the items that failed. A batched builder gets the
+/// whole batch in one transaction; if that fails, the batch is handled item by item, so the
+/// failing items are found and only they (and their groups) are retried.
 pub async fn handle_batch<P: Projector, S: ReadStore, R: PersistedEventRepository>(
     builder: &Builder<P, S, R>,
     items: &[BatchItem],
 ) -> Vec<ItemFailure> {
+    if builder.batched() && items.len() > 1 {
+        let facts: Result<Vec<RecordedFact>, _> = items
+            .iter()
+            .map(|item| serde_json::from_str::<RecordedFact>(&item.body))
+            .collect();
+        if let Ok(facts) = facts {
+            match builder.handle_all(facts).await {
+                Ok(outcomes) => {
+                    log_filled(builder.name(), items, &outcomes);
+                    return Vec::new();
+                }
+                Err(e) => tracing::info!(
+                    builder = builder.name(),
+                    error = %e,
+                    "the batch failed as a whole; handling it item by item"
+                ),
+            }
+        }
+    }
     let mut failed_groups = HashSet::new();
     let mut failures = Vec::new();
     for item in items {
@@ -47,15 +68,7 @@ pub async fn handle_batch<P: Projector, S: ReadStore, R: PersistedEventRepositor
             Err(e) => Err(format!("not a fact: {e}")),
         };
         match result {
-            Ok(Outcome::Applied { filled }) if filled > 0 => {
-                tracing::info!(
-                    builder = builder.name(),
-                    group = item.group_id,
-                    filled,
-                    "filled a gap from the event store"
-                );
-            }
-            Ok(_) => {}
+            Ok(outcome) => log_filled(builder.name(), std::slice::from_ref(item), &[outcome]),
             Err(error) => {
                 tracing::warn!(
                     builder = builder.name(),
@@ -72,4 +85,19 @@ pub async fn handle_batch<P: Projector, S: ReadStore, R: PersistedEventRepositor
         }
     }
     failures
+}
+
+fn log_filled(builder: &str, items: &[BatchItem], outcomes: &[Outcome]) {
+    for (item, outcome) in items.iter().zip(outcomes) {
+        if let Outcome::Applied { filled } = outcome
+            && *filled > 0
+        {
+            tracing::info!(
+                builder,
+                group = item.group_id,
+                filled,
+                "filled a gap from the event store"
+            );
+        }
+    }
 }

@@ -40,9 +40,23 @@ impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {
 
 /// Where event documents are kept and searched: tantivy locally, OpenSearch on AWS.
 pub trait SearchEngine: Send + Sync {
+    /// Whether `put`s become durable and searchable only at `commit` (tantivy), rather than
+    /// each on its own (OpenSearch): the search builder then commits once per batch.
+    const COMMITS: bool = false;
+
     /// Replaces the event's document with one built from its current state (a deleted event
     /// has none).
     fn put(&self, event: &VirtualEvent) -> impl Future<Output = Result<(), SearchError>> + Send;
+
+    /// Makes every `put` so far durable and searchable.
+    fn commit(&self) -> impl Future<Output = Result<(), SearchError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Drops the `put`s since the last commit.
+    fn rollback(&self) -> impl Future<Output = Result<(), SearchError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Events matching `text` (all when blank) that `viewer` may see, best first.
     fn search(
@@ -153,10 +167,26 @@ impl SearchIndex {
         let writer = self.writer.as_ref().ok_or_else(|| {
             SearchError::Index(tantivy::TantivyError::InvalidArgument("read-only index".into()))
         })?;
-        let mut writer = writer.lock().expect("index writer poisoned");
-        change(&writer, &self.fields)?;
-        writer.commit()?;
+        let writer = writer.lock().expect("index writer poisoned");
+        change(&writer, &self.fields)
+    }
+
+    /// Makes the changes so far durable (a tantivy commit: segments and their fsync) and
+    /// searchable.
+    pub fn commit_now(&self) -> Result<(), SearchError> {
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        writer.lock().expect("index writer poisoned").commit()?;
         self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn rollback_now(&self) -> Result<(), SearchError> {
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        writer.lock().expect("index writer poisoned").rollback()?;
         Ok(())
     }
 
@@ -226,8 +256,18 @@ impl SearchIndex {
 }
 
 impl SearchEngine for SearchIndex {
+    const COMMITS: bool = true;
+
     async fn put(&self, event: &VirtualEvent) -> Result<(), SearchError> {
         self.put_now(event)
+    }
+
+    async fn commit(&self) -> Result<(), SearchError> {
+        self.commit_now()
+    }
+
+    async fn rollback(&self) -> Result<(), SearchError> {
+        self.rollback_now()
     }
 
     async fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
@@ -282,11 +322,22 @@ impl<R: PersistedEventRepository, E: SearchEngine> Projector for Search<R, E> {
             return Ok(());
         }
         let (event, _) = self.states.after(fact).await?;
-        // The index commits before the builder's checkpoint: a crash in between applies the
-        // fact again, which rewrites the same document.
-        self.index
-            .put(&event)
-            .await
-            .map_err(|e| ReadStoreError::Storage(Box::new(e)))
+        self.index.put(&event).await.map_err(index_failed)
     }
+
+    const BATCHED: bool = E::COMMITS;
+
+    /// The index commits before the builder's checkpoints: a crash in between applies those
+    /// facts again, which rewrites the same documents.
+    async fn settle(&self) -> Result<(), ReadStoreError> {
+        self.index.commit().await.map_err(index_failed)
+    }
+
+    async fn abandon(&self) -> Result<(), ReadStoreError> {
+        self.index.rollback().await.map_err(index_failed)
+    }
+}
+
+fn index_failed(e: SearchError) -> ReadStoreError {
+    ReadStoreError::Storage(Box::new(e))
 }

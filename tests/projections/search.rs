@@ -177,3 +177,92 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
         (1, "Rye baking", "published")
     );
 }
+
+/// A delivered batch is indexed in one commit; when it fails as a whole (here a fact whose
+/// predecessors the store does not have), it is handled item by item, and only the failing
+/// item is retried.
+#[tokio::test]
+async fn a_batch_is_indexed_at_once_and_a_failing_one_is_retried_item_by_item() {
+    use slsplay_aggregates::history::RecordedFact;
+    use slsplay_projections::handler::{BatchItem, handle_batch};
+    use slsplay_projections::store::{ReadStore, ReadTx};
+
+    let store = SqliteStore::new();
+    let commands = service(store.open(), &FixedClock::at(now()));
+    let ctx = CommandContext::new("ana");
+    for (id, title) in [
+        ("bread", "Sourdough masterclass"),
+        ("wine", "Natural wine evening"),
+    ] {
+        commands
+            .execute(id, create(id, "ana", title, ""), &ctx)
+            .await
+            .unwrap();
+        commands
+            .execute(
+                id,
+                C::Publish {
+                    organizer: "ana".into(),
+                },
+                &ctx,
+            )
+            .await
+            .unwrap();
+    }
+    let facts = store.open().read_from(0, usize::MAX).await.unwrap();
+    assert_eq!(facts.len(), 4);
+    let item = |fact: &RecordedFact| BatchItem {
+        id: format!("{}:{}", fact.aggregate_id, fact.sequence),
+        group_id: fact.aggregate_id.clone(),
+        body: serde_json::to_string(fact).unwrap(),
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(SearchIndex::open(&dir.path().join("index"), true).unwrap());
+    let checkpoints = SqliteReadStore::open_with(dir.path().join("search.sqlite3"), &[]).unwrap();
+    let builder: SearchBuilder = Builder::new(
+        Search::new(store.open(), upcasters(), index.clone()),
+        checkpoints,
+        store.open(),
+        upcasters(),
+    );
+    assert!(builder.batched());
+    let checkpoint = |id: &'static str| async {
+        let mut tx = builder.store().begin().await.unwrap();
+        tx.checkpoint("search", id).await.unwrap()
+    };
+
+    let batch: Vec<BatchItem> = facts.iter().map(item).collect();
+    assert!(handle_batch(&builder, &batch).await.is_empty());
+    assert_eq!(ids(index.search_now("", &ana(), 10).unwrap()), ["bread", "wine"]);
+    assert_eq!((checkpoint("bread").await, checkpoint("wine").await), (2, 2));
+
+    // A third fact of wine, and a fact 9 of a "ghost" event the store has nothing before.
+    commands
+        .execute(
+            "wine",
+            C::Cancel {
+                organizer: "ana".into(),
+                message: "Sorry".into(),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let cancelled = store.open().read_from(0, usize::MAX).await.unwrap().remove(4);
+    let mut ghost = cancelled.clone();
+    ghost.aggregate_id = "ghost".into();
+    ghost.sequence = 9;
+    let failures = handle_batch(&builder, &[item(&ghost), item(&cancelled)]).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id, "ghost:9");
+    assert_eq!(checkpoint("wine").await, 3, "the other item was applied");
+    assert_eq!(checkpoint("ghost").await, 0);
+    let statuses: Vec<String> = index
+        .search_now("wine", &ana(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.status)
+        .collect();
+    assert_eq!(statuses, ["cancelled"]);
+}
