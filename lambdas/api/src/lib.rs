@@ -41,6 +41,17 @@ pub struct ApiState {
     pub verifier: Arc<JwtVerifier>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    pub progress: ReadProgress,
+}
+
+/// How a command's answer learns that the read models may have moved on, to look again.
+#[derive(Clone)]
+pub enum ReadProgress {
+    /// The local platform's read model builder signals every batch it has applied.
+    Signalled(Arc<tokio::sync::Notify>),
+    /// Nothing signals (AWS: another Lambda builds the read models): look again this often,
+    /// with consistent reads.
+    Polled(std::time::Duration),
 }
 
 impl HasVerifier for ApiState {
@@ -202,9 +213,17 @@ impl ApiState {
     /// reading right after its own write sees it. The command is committed either way; false
     /// when the read models are still behind after the wait.
     pub async fn caught_up(&self, event_id: &str, version: usize) -> bool {
-        let deadline = std::time::Instant::now() + READ_YOUR_WRITES_WAIT;
-        let mut pause = std::time::Duration::from_millis(2);
+        let deadline = tokio::time::Instant::now() + READ_YOUR_WRITES_WAIT;
         loop {
+            // Listening before looking, so a batch applied in between still wakes us.
+            let signalled = match &self.progress {
+                ReadProgress::Signalled(applied) => Some(applied.notified()),
+                ReadProgress::Polled(_) => None,
+            };
+            tokio::pin!(signalled);
+            if let Some(signalled) = signalled.as_mut().as_pin_mut() {
+                signalled.enable();
+            }
             match self.queries.get::<EventPage>(&Key::new(event_id)).await {
                 Ok(Some(page)) if usize::try_from(page.version).unwrap_or(0) >= version => return true,
                 Ok(_) => {}
@@ -213,11 +232,17 @@ impl ApiState {
                     return false;
                 }
             }
-            if std::time::Instant::now() + pause > deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return false;
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            match (signalled.as_mut().as_pin_mut(), &self.progress) {
+                // Woken or timed out, the next look decides.
+                (Some(signalled), _) => drop(tokio::time::timeout_at(deadline, signalled).await),
+                (None, ReadProgress::Polled(every)) => {
+                    tokio::time::sleep_until((tokio::time::Instant::now() + *every).min(deadline)).await;
+                }
+                (None, ReadProgress::Signalled(_)) => {}
+            }
         }
     }
 

@@ -25,7 +25,7 @@ use super::s3::S3Blobs;
 pub use slsplay_api::auth::jwt::Trust;
 use slsplay_api::blobs::MediaUrls;
 use slsplay_api::rate_limit::{RateLimit, RateLimiter};
-use slsplay_api::{ApiLimits, ApiState};
+use slsplay_api::{ApiLimits, ApiState, ReadProgress};
 use slsplay_graphql::commands::CommandApi;
 use slsplay_graphql::{GraphqlMode, GraphqlState, Services};
 
@@ -133,6 +133,8 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
         verifier: Arc::new(config.trust.verifier(clock.clone())),
         blobs: Arc::new(blobs),
         clock,
+        // The projection Lambda gives no signal here; single-row reads are consistent.
+        progress: ReadProgress::Polled(std::time::Duration::from_millis(20)),
     };
     let limits = ApiLimits {
         rate: NO_LIMIT,

@@ -51,10 +51,16 @@ impl Pipeline {
         tasks.spawn(consume(
             queues.clone(),
             platform.read_models.clone(),
+            Some(platform.read_models_applied.clone()),
             stopped.clone(),
         ));
-        tasks.spawn(consume(queues.clone(), platform.emails.clone(), stopped.clone()));
-        tasks.spawn(consume(queues, platform.search.clone(), stopped.clone()));
+        tasks.spawn(consume(
+            queues.clone(),
+            platform.emails.clone(),
+            None,
+            stopped.clone(),
+        ));
+        tasks.spawn(consume(queues, platform.search.clone(), None, stopped.clone()));
         let (outbox, folder) = (platform.data_dir.mail_store(), platform.data_dir.mail_folder());
         tasks.spawn(deliver_mail(
             outbox,
@@ -127,9 +133,11 @@ async fn fan_out(
     }
 }
 
+/// Hands `builder` its queue's batches; `applied`, if given, is signalled after each batch.
 async fn consume<P, S, R>(
     queues: EmbeddedQueues,
     builder: Arc<Builder<P, S, R>>,
+    applied: Option<Arc<tokio::sync::Notify>>,
     mut stopped: watch::Receiver<bool>,
 ) where
     P: Projector + 'static,
@@ -176,6 +184,9 @@ async fn consume<P, S, R>(
             })
             .collect();
         let failures = handle_batch(builder.as_ref(), &items).await;
+        if let Some(applied) = &applied {
+            applied.notify_waiters();
+        }
         let mut done = Vec::with_capacity(deliveries.len());
         for delivery in &deliveries {
             match failures.iter().find(|f| f.id == delivery.receipt.to_string()) {

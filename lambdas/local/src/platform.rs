@@ -19,7 +19,7 @@ use slsplay_aggregates::{Clock, SystemClock};
 use slsplay_api::auth::JwtVerifier;
 use slsplay_api::auth::jwt::Trust;
 use slsplay_api::rate_limit::RateLimit;
-use slsplay_api::{ApiLimits, ApiState};
+use slsplay_api::{ApiLimits, ApiState, ReadProgress};
 use slsplay_commands::CommandService;
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
 use slsplay_graphql::commands::CommandApi;
@@ -57,6 +57,9 @@ pub struct Platform {
     pub blob_secret: Vec<u8>,
     /// The one clock of the process: commands, queues, sign-in, uploads and mail read it.
     pub clock: Arc<dyn Clock>,
+    /// Signalled whenever the read model builder has applied a batch: commands' answers wait
+    /// on it for their own version.
+    pub read_models_applied: Arc<tokio::sync::Notify>,
     pub data_dir: DataDir,
     _lock: DataDirLock,
 }
@@ -106,6 +109,7 @@ impl Platform {
             queries,
             blob_secret,
             clock,
+            read_models_applied: Arc::new(tokio::sync::Notify::new()),
             data_dir: data_dir.clone(),
             _lock: lock,
         })
@@ -234,6 +238,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         verifier: verifier.clone(),
         blobs: blobs.clone(),
         clock: platform.clock.clone(),
+        progress: ReadProgress::Signalled(platform.read_models_applied.clone()),
     };
     let mode = GraphqlMode { introspection: true };
     let services = slsplay_graphql::Services {
