@@ -28,8 +28,9 @@ pub const NAME: &str = "search";
 pub enum SearchError {
     #[error("search index: {0}")]
     Index(#[from] tantivy::TantivyError),
-    #[error("search service: {0}")]
-    Service(String),
+    /// The search service (OpenSearch) failed; the adapter's error is the source.
+    #[error("search service")]
+    Service(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {

@@ -10,7 +10,6 @@ use opensearch::indices::IndicesCreateParts;
 use opensearch::{DeleteParts, IndexParts, OpenSearch, SearchParts};
 use serde_json::{Value, json};
 use slsplay_aggregates::virtual_event::VirtualEvent;
-use slsplay_api::problem::ErrorChain;
 use slsplay_projections::read_models::projector::timestamp;
 use slsplay_projections::search::{
     Hit, SearchEngine, SearchError, Viewer, invitees_who_see, searchable_status,
@@ -76,11 +75,10 @@ impl OpenSearchError {
     }
 }
 
-/// The builder and the APIs see the port's error: the whole chain, as text (the port's
-/// service variant carries no source).
+/// The builder and the APIs see the port's error, with this one as its source.
 impl From<OpenSearchError> for SearchError {
     fn from(e: OpenSearchError) -> Self {
-        SearchError::Service(ErrorChain(&e).to_string())
+        SearchError::Service(Box::new(e))
     }
 }
 

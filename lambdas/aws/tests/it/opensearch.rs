@@ -248,7 +248,8 @@ async fn search_error(status: StatusCode, body: &'static str) -> String {
     let endpoint = searching_answers(status, body).await;
     match index(&endpoint).search("wine", &viewer, 5).await {
         Ok(hits) => panic!("{body} read as {} hits", hits.len()),
-        Err(e) => e.to_string(),
+        // The whole chain, as the edge logs it: the port's error keeps OpenSearch's as source.
+        Err(e) => slsplay_api::problem::ErrorChain(&e).to_string(),
     }
 }
 
