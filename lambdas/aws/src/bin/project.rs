@@ -24,8 +24,10 @@ async fn serve<P: Projector + 'static>(
     builder: Builder<P, DynamoReadStore, slsplay_commands::store::DynamoRepository>,
 ) -> Result<(), Error> {
     let builder = &builder;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(project(builder, &event.payload).await)
+    // Boxed: a builder's future nests deep (batch, fact, projector, event state), and laid out
+    // inline in `main` with the other two builders it passes rustc's query depth limit.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        Box::pin(async move { Ok::<_, Error>(project(builder, &event.payload).await) })
     }))
     .await
 }
