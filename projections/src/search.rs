@@ -120,7 +120,7 @@ struct Fields {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Option<Mutex<IndexWriter>>,
+    writer: Option<Arc<Mutex<IndexWriter>>>,
     fields: Fields,
 }
 
@@ -152,7 +152,7 @@ impl SearchIndex {
         let writer = writable
             .then(|| index.writer_with_num_threads(1, 15_000_000))
             .transpose()?
-            .map(Mutex::new);
+            .map(|writer| Arc::new(Mutex::new(writer)));
         Ok(Self {
             index,
             reader,
@@ -175,12 +175,10 @@ impl SearchIndex {
     /// Makes the changes so far durable (a tantivy commit: segments and their fsync) and
     /// searchable.
     pub fn commit_now(&self) -> Result<(), SearchError> {
-        let Some(writer) = &self.writer else {
-            return Ok(());
-        };
-        writer.lock().expect("index writer poisoned").commit()?;
-        self.reader.reload()?;
-        Ok(())
+        match &self.writer {
+            Some(writer) => commit(writer, &self.reader),
+            None => Ok(()),
+        }
     }
 
     pub fn rollback_now(&self) -> Result<(), SearchError> {
@@ -263,8 +261,20 @@ impl SearchEngine for SearchIndex {
         self.put_now(event)
     }
 
+    /// On a blocking thread: a commit waits for the indexing thread and syncs the segment
+    /// files, and on an async worker it would stall every other task there as long.
     async fn commit(&self) -> Result<(), SearchError> {
-        self.commit_now()
+        let Some(writer) = self.writer.clone() else {
+            return Ok(());
+        };
+        let reader = self.reader.clone();
+        match tokio::task::spawn_blocking(move || commit(&writer, &reader)).await {
+            Ok(committed) => committed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(SearchError::Index(tantivy::TantivyError::SystemError(format!(
+                "the index commit did not run: {e}"
+            )))),
+        }
     }
 
     async fn rollback(&self) -> Result<(), SearchError> {
@@ -274,6 +284,12 @@ impl SearchEngine for SearchIndex {
     async fn search(&self, text: &str, viewer: &Viewer, limit: usize) -> Result<Vec<Hit>, SearchError> {
         self.search_now(text, viewer, limit)
     }
+}
+
+fn commit(writer: &Mutex<IndexWriter>, reader: &IndexReader) -> Result<(), SearchError> {
+    writer.lock().expect("index writer poisoned").commit()?;
+    reader.reload()?;
+    Ok(())
 }
 
 fn term(field: Field, value: &str) -> Box<dyn Query> {
