@@ -72,13 +72,14 @@ impl<R: PersistedEventRepository> EventStates<R> {
     ) -> Result<(VirtualEvent, bool), ReadStoreError> {
         let id = &fact.aggregate_id;
         let sequence = fact.sequence;
+        // Taken out, not copied: a state holds every invitation. A second delivery of the same
+        // event meanwhile finds none and replays; `keep` puts back the newer of the two.
         let kept = self
             .kept
             .lock()
             .expect("event states poisoned")
             .by_event
-            .get(id)
-            .cloned();
+            .remove(id);
         let next = match kept {
             // A fact delivered again.
             Some(kept) if kept.version == sequence => kept,
@@ -101,8 +102,13 @@ impl<R: PersistedEventRepository> EventStates<R> {
                 }
                 kept
             }
-            // None, or an older fact than the kept state (a redelivery after later facts).
-            _ => self.replay(id, sequence).await?,
+            // An older fact than the kept state (a redelivery after later facts): its own
+            // state from a replay, and the newer one stays kept.
+            Some(newer) => {
+                self.keep(id, newer);
+                self.replay(id, sequence).await?
+            }
+            None => self.replay(id, sequence).await?,
         };
         if next.version != sequence {
             return Err(storage(HistoryError::OutOfOrder {
