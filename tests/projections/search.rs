@@ -27,6 +27,19 @@ fn create(id: &str, organizer: &str, title: &str, description: &str) -> C {
     })
 }
 
+/// A search builder over `store`, its index and checkpoints in `dir`.
+fn search_builder(store: &SqliteStore, dir: &std::path::Path) -> (Arc<SearchIndex>, SearchBuilder) {
+    let index = Arc::new(SearchIndex::open(&dir.join("index"), true).unwrap());
+    let checkpoints = SqliteReadStore::open_with(dir.join("search.sqlite3"), &[]).unwrap();
+    let builder = Builder::new(
+        Search::new(store.open(), upcasters(), index.clone()),
+        checkpoints,
+        store.open(),
+        upcasters(),
+    );
+    (index, builder)
+}
+
 fn ids(hits: Vec<slsplay_projections::search::Hit>) -> Vec<String> {
     let mut ids: Vec<String> = hits.into_iter().map(|h| h.event_id).collect();
     ids.sort();
@@ -97,14 +110,7 @@ async fn each_user_finds_their_own_events_and_the_published_ones_they_are_invite
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let index = Arc::new(SearchIndex::open(&dir.path().join("index"), true).unwrap());
-    let checkpoints = SqliteReadStore::open_with(dir.path().join("search.sqlite3"), &[]).unwrap();
-    let builder: SearchBuilder = Builder::new(
-        Search::new(store.open(), upcasters(), index.clone()),
-        checkpoints,
-        store.open(),
-        upcasters(),
-    );
+    let (index, builder) = search_builder(&store, dir.path());
     let events = store.open();
     let deliver = || catch_up(&events, &builder);
     deliver().await;
@@ -218,14 +224,7 @@ async fn a_batch_is_indexed_at_once_and_a_failing_one_is_retried_item_by_item() 
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let index = Arc::new(SearchIndex::open(&dir.path().join("index"), true).unwrap());
-    let checkpoints = SqliteReadStore::open_with(dir.path().join("search.sqlite3"), &[]).unwrap();
-    let builder: SearchBuilder = Builder::new(
-        Search::new(store.open(), upcasters(), index.clone()),
-        checkpoints,
-        store.open(),
-        upcasters(),
-    );
+    let (index, builder) = search_builder(&store, dir.path());
     assert!(builder.batched());
     let checkpoint = |id: &'static str| async {
         let mut tx = builder.store().begin().await.unwrap();
