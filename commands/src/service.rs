@@ -3,9 +3,10 @@
 //! optimistic-concurrency conflict, so concurrent callers never see a conflict they did not
 //! ask for (an explicit expected version).
 //!
-//! Loads start from an in-memory copy of recently used aggregates and read only the facts
-//! committed since (by anyone), instead of replaying every fact on every command. That copy is
-//! always an exact replay of stored facts: it is only updated with facts that were committed.
+//! Commands start from an in-memory copy of recently used aggregates instead of replaying
+//! every fact. That copy is always an exact replay of stored facts: it is only updated with
+//! facts that were committed. Before deciding, a command reads the facts committed since by
+//! anyone, unless the service is told it is the store's only writer (`trust_cached_copies`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,6 +113,7 @@ pub struct CommandService<A: Aggregate, R: PersistedEventRepository> {
     retry: RetryPolicy,
     locks: KeyedLocks,
     conflicts: AtomicU64,
+    trust_cache: bool,
 }
 
 impl<A, R> CommandService<A, R>
@@ -137,6 +139,7 @@ where
             retry: RetryPolicy::default(),
             locks: KeyedLocks::default(),
             conflicts: AtomicU64::new(0),
+            trust_cache: false,
         }
     }
 
@@ -148,6 +151,19 @@ where
     /// How many aggregates to keep in memory (0: load every aggregate from its first fact).
     pub fn with_cached_aggregates(mut self, capacity: usize) -> Self {
         self.cache = AggregateCache::new(capacity);
+        self
+    }
+
+    /// Commands decide on the in-memory copy without first asking the store for newer facts:
+    /// for a service that is its store's only writer (the local platform holds its data folder
+    /// alone), which saves a read per command. A copy made stale by a write from elsewhere is
+    /// still caught: the commit at the next sequence conflicts and is retried on the newest
+    /// state, and a refusal or a no-op, which no commit checks, is decided again when the
+    /// store has newer facts. With several writers (Lambda instances) leave it off: under
+    /// contention, the instance that committed last would keep winning with its fresh copy
+    /// while the others, which must read first, starve.
+    pub fn trust_cached_copies(mut self) -> Self {
+        self.trust_cache = true;
         self
     }
 
@@ -181,11 +197,15 @@ where
         // Commands for one aggregate in this process take turns: a conflict then only happens
         // between processes (Lambda instances), and the retries below settle those.
         let _turn = self.locks.lock(aggregate_id).await;
+        // With `trust_cached_copies`, the first attempt decides on the in-memory copy as it is;
+        // if another process committed since, the commit's sequence check refuses it and the
+        // next attempt reads the newer facts first.
+        let mut from_cache = self.trust_cache;
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self
-                .try_once(aggregate_id, command.clone(), context, expected_version)
+                .try_once(aggregate_id, &command, context, expected_version, from_cache)
                 .await
             {
                 Err(CommandError::Store(AggregateError::AggregateConflict)) => {
@@ -198,7 +218,12 @@ where
                     }
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(aggregate_id, attempt, "conflict, retrying");
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    if from_cache {
+                        // A stale copy, not contention: retry at once from the store.
+                        from_cache = false;
+                    } else {
+                        tokio::time::sleep(self.retry.delay(attempt)).await;
+                    }
                 }
                 other => return other,
             }
@@ -208,26 +233,45 @@ where
     async fn try_once(
         &self,
         aggregate_id: &str,
-        command: A::Command,
+        command: &A::Command,
         context: &CommandContext,
         expected_version: Option<usize>,
+        mut from_cache: bool,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
-        let (mut aggregate, version) = self.load(aggregate_id).await?;
-        if let Some(expected) = expected_version
-            && expected != version
-        {
-            return Err(CommandError::StaleVersion {
-                expected,
-                actual: version,
-            });
-        }
-        // `handle` works on a copy: facts it writes before refusing never reach the cache.
-        let sink = EventSink::default();
-        aggregate
-            .handle(command, &self.services, &sink)
-            .await
-            .map_err(CommandError::Rejected)?;
-        let facts = sink.collect().await;
+        let (aggregate, version, facts) = loop {
+            let cached = from_cache.then(|| self.cache.get(aggregate_id)).flatten();
+            let (mut aggregate, version, checked) = match cached {
+                Some((aggregate, version)) if expected_version.is_none_or(|e| e == version) => {
+                    (aggregate, version, false)
+                }
+                _ => {
+                    let (aggregate, version) = self.load(aggregate_id).await?;
+                    (aggregate, version, true)
+                }
+            };
+            if let Some(expected) = expected_version
+                && expected != version
+            {
+                return Err(CommandError::StaleVersion {
+                    expected,
+                    actual: version,
+                });
+            }
+            // `handle` works on a copy: facts it writes before refusing never reach the cache.
+            let sink = EventSink::default();
+            let decided = aggregate.handle(command.clone(), &self.services, &sink).await;
+            let facts = sink.collect().await;
+            if !checked && (decided.is_err() || facts.is_empty()) {
+                // No commit checks a refusal or a no-op: it must stand on the newest state.
+                let (_, current) = self.load(aggregate_id).await?;
+                if current != version {
+                    from_cache = false;
+                    continue;
+                }
+            }
+            decided.map_err(CommandError::Rejected)?;
+            break (aggregate, version, facts);
+        };
         if facts.is_empty() {
             return Ok(Committed {
                 version,

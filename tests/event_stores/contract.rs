@@ -321,6 +321,63 @@ pub async fn a_cached_aggregate_catches_up_with_commits_from_elsewhere(store: im
     assert_eq!((cached.seats_taken(), cached.waitlist.len()), (1, 1));
 }
 
+pub async fn a_command_decided_on_a_stale_copy_is_decided_again_on_the_newest_state(
+    store: impl StoreUnderTest,
+) {
+    // `here` trusts its in-memory copy of the published event; `elsewhere` (a process that
+    // should not be there) cancels it. The invitation `here` decides on its copy must not be
+    // committed: its commit conflicts, and the retry on the newest state refuses it.
+    let clock = FixedClock::at(now());
+    let here = service(store.open(), &clock).trust_cached_copies();
+    let elsewhere = service(store.open(), &clock);
+    let context = CommandContext::new(ORGANIZER);
+    here.execute("ev-s", fixtures::create("ev-s", None), &context)
+        .await
+        .unwrap();
+    here.execute("ev-s", fixtures::publish(), &context).await.unwrap();
+    let cancel = VirtualEventCommand::Cancel {
+        organizer: ORGANIZER.into(),
+        message: "Called off".into(),
+    };
+    elsewhere.execute("ev-s", cancel, &context).await.unwrap();
+    let refused = here.execute("ev-s", fixtures::invite([guest(0)]), &context).await;
+    assert!(
+        matches!(refused, Err(slsplay_commands::CommandError::Rejected(_))),
+        "a cancelled event takes no invitations: {refused:?}"
+    );
+    assert_eq!(here.history("ev-s").await.unwrap().len(), 3);
+    assert_eq!(here.load("ev-s").await.unwrap().1, 3);
+}
+
+pub async fn a_refusal_decided_on_a_stale_copy_is_decided_again_on_the_newest_state(
+    store: impl StoreUnderTest,
+) {
+    // `here` trusts its copy of the published event; `elsewhere` invites a guest. The guest's
+    // answer, refused on the copy (it knows no such invitation), stands only if the store
+    // agrees: here it goes through.
+    let clock = FixedClock::at(now());
+    let here = service(store.open(), &clock).trust_cached_copies();
+    let elsewhere = service(store.open(), &clock);
+    let context = CommandContext::new(ORGANIZER);
+    here.execute("ev-t", fixtures::create("ev-t", None), &context)
+        .await
+        .unwrap();
+    here.execute("ev-t", fixtures::publish(), &context).await.unwrap();
+    elsewhere
+        .execute("ev-t", fixtures::invite([guest(0)]), &context)
+        .await
+        .unwrap();
+    let rsvp = VirtualEventCommand::Rsvp {
+        credential: fixtures::token("ev-t", &guest(0)),
+        answer: slsplay_aggregates::virtual_event::RsvpAnswer::Accept,
+    };
+    let answered = here
+        .execute("ev-t", rsvp, &context)
+        .await
+        .expect("the store knows the invitation");
+    assert_eq!((answered.version, answered.facts.len()), (4, 1));
+}
+
 pub async fn raising_the_capacity_promotes_thirty_guests_in_one_commit(store: impl StoreUnderTest) {
     // DynamoDB takes at most 25 items per transaction: promotions must not be a fact each.
     let clock = FixedClock::at(now());
@@ -394,5 +451,7 @@ contract!(
     old_fact_versions_are_upcast_on_load,
     a_rejected_command_records_nothing,
     a_cached_aggregate_catches_up_with_commits_from_elsewhere,
+    a_command_decided_on_a_stale_copy_is_decided_again_on_the_newest_state,
+    a_refusal_decided_on_a_stale_copy_is_decided_again_on_the_newest_state,
     raising_the_capacity_promotes_thirty_guests_in_one_commit,
 );

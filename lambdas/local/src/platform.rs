@@ -81,7 +81,9 @@ impl Platform {
         let blob_secret = slsplay_api::blobs::hmac(&secret, b"slsplay local blob uploads");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens.clone());
-        let commands = CommandService::new(store.clone(), upcasters(), services, clock.clone());
+        // The data folder's lock makes this process the event store's only writer.
+        let commands =
+            CommandService::new(store.clone(), upcasters(), services, clock.clone()).trust_cached_copies();
         let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default(), clock.clone())
             .with_context(|| format!("opening the queues {}", data_dir.queues().display()))?;
         let read_store = SqliteReadStore::open(data_dir.read_models())

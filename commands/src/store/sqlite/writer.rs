@@ -127,28 +127,43 @@ fn write_batch(conn: &mut Connection, commits: &[&Commit]) -> Result<(Outcomes, 
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())?;
     let mut outcomes = Vec::with_capacity(commits.len());
-    for commit in commits {
-        let savepoint = tx.savepoint().map_err(|e| e.to_string())?;
-        match write_one(&savepoint, commit) {
-            Ok(()) => {
-                savepoint.commit().map_err(|e| e.to_string())?;
+    let mut head = 0;
+    if let [commit] = commits {
+        // Alone in its transaction, a commit needs no savepoint: on a conflict nothing else
+        // is lost by rolling the transaction back.
+        match write_one(&tx, commit) {
+            Ok(last) => {
+                head = last;
                 outcomes.push(Ok(()));
             }
-            // Dropping the savepoint rolls this commit back, and only this one.
             Err(PersistenceError::OptimisticLockError) => {
-                outcomes.push(Err(PersistenceError::OptimisticLockError))
+                return Ok((vec![Err(PersistenceError::OptimisticLockError)], 0));
             }
             Err(e) => return Err(e.to_string()),
         }
+    } else {
+        for commit in commits {
+            let savepoint = tx.savepoint().map_err(|e| e.to_string())?;
+            match write_one(&savepoint, commit) {
+                Ok(last) => {
+                    savepoint.commit().map_err(|e| e.to_string())?;
+                    head = head.max(last);
+                    outcomes.push(Ok(()));
+                }
+                // Dropping the savepoint rolls this commit back, and only this one.
+                Err(PersistenceError::OptimisticLockError) => {
+                    outcomes.push(Err(PersistenceError::OptimisticLockError))
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
-    let head: u64 = tx
-        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())?;
     Ok((outcomes, head))
 }
 
-fn write_one(conn: &Connection, commit: &Commit) -> Result<(), PersistenceError> {
+/// Writes one commit's rows and returns the position of its last fact (0: it had none).
+fn write_one(conn: &Connection, commit: &Commit) -> Result<u64, PersistenceError> {
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
@@ -168,10 +183,15 @@ fn write_one(conn: &Connection, commit: &Commit) -> Result<(), PersistenceError>
             ])
             .map_err(conflict_or_unknown)?;
     }
+    let last = if commit.facts.is_empty() {
+        0
+    } else {
+        u64::try_from(conn.last_insert_rowid()).unwrap_or(0)
+    };
     if let Some(snapshot) = &commit.snapshot {
         save_snapshot(conn, snapshot)?;
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Snapshots are optimistic too: version N replaces only version N-1.
