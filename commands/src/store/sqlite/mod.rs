@@ -45,9 +45,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 ";
 
-/// How much of the file connections read through a memory map.
-const MMAP_BYTES: i64 = 1 << 30;
-
 /// How hard each commit waits for the disk. `Full` (the default) means an acknowledged command
 /// survives a power cut; `Normal` survives a crash of the process but not of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,10 +165,6 @@ impl SqliteEventRepository {
                 .map_err(connection_error)?;
         }
         conn.pragma_update(None, "synchronous", options.durability.pragma())
-            .map_err(connection_error)?;
-        // Every commit of another connection empties a connection's page cache, so without a
-        // map each load would copy the index pages it walks from the file again.
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
             .map_err(connection_error)?;
         Ok(conn)
     }
