@@ -7,27 +7,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+#[path = "shared/workload.rs"]
+mod workload;
+
 use rusqlite::{Connection, params};
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::virtual_event::{
-    CreateEvent, InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand,
+    InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand,
     VirtualEventServices, invitation_id, upcasters,
 };
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
 use slsplay_commands::{CommandContext, CommandService};
-
-const EVENTS: usize = 1_000;
-const COMMANDS: usize = 10_000;
-const SECRET: [u8; 32] = [9; 32];
+use workload::{COMMANDS, EVENTS, SECRET, create, guest, now, p99, per_second, publish};
 
 type Service = CommandService<VirtualEvent, SqliteEventRepository>;
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 fn service(repo: SqliteEventRepository) -> Service {
     let clock = Arc::new(FixedClock::at(now()));
@@ -40,55 +33,6 @@ fn service(repo: SqliteEventRepository) -> Service {
         clock,
     )
     .trust_cached_copies()
-}
-
-fn create(id: &str, capacity: Option<u32>) -> VirtualEventCommand {
-    VirtualEventCommand::CreateEvent(CreateEvent {
-        event_id: id.into(),
-        organizer: "org".into(),
-        title: "Benchmark night".into(),
-        description: "A description of moderate length, as organizers write them.".into(),
-        starts_at: now() + chrono::Duration::days(30),
-        time_zone: "Europe/Madrid".into(),
-        duration_minutes: 60,
-        capacity,
-        ticket_price: None,
-        meeting_url: "https://meet.example.com/bench".into(),
-    })
-}
-
-fn guest(event: usize, i: usize) -> String {
-    format!("guest{i}.of.{event}@example.com")
-}
-
-/// Ten rounds of one command per event: five rounds of Invite (2 guests each), then five of
-/// acceptances; 10 commands per event in all.
-fn workload() -> Vec<Vec<(String, VirtualEventCommand)>> {
-    let tokens = InvitationTokens::new(&SECRET).unwrap();
-    (0..COMMANDS / EVENTS)
-        .map(|round| {
-            (0..EVENTS)
-                .map(|e| {
-                    let id = format!("ev{e}");
-                    let command = if round < 5 {
-                        let emails = vec![guest(e, 2 * round), guest(e, 2 * round + 1)];
-                        VirtualEventCommand::Invite {
-                            organizer: "org".into(),
-                            emails,
-                        }
-                    } else {
-                        let email = guest(e, 2 * (round - 5));
-                        let token = tokens.token_for(&id, &invitation_id(&id, &email));
-                        VirtualEventCommand::Rsvp {
-                            credential: InvitationCredential::Token(token),
-                            answer: RsvpAnswer::Accept,
-                        }
-                    };
-                    (id, command)
-                })
-                .collect()
-        })
-        .collect()
 }
 
 fn options(durability: Durability) -> SqliteOptions {
@@ -202,36 +146,21 @@ fn rows_after(path: &std::path::Path, position: u64) -> Vec<[String; 7]> {
     .unwrap()
 }
 
-fn per_second(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64()
-}
-
 async fn throughput(durability: Durability, concurrency: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.sqlite3");
     let repo = SqliteEventRepository::open(&path, options(durability)).unwrap();
     let commands = Arc::new(service(repo.clone()));
     let context = CommandContext::new("bench");
-    for e in 0..EVENTS {
-        let id = format!("ev{e}");
-        commands.execute(&id, create(&id, None), &context).await.unwrap();
-        commands
-            .execute(
-                &id,
-                VirtualEventCommand::Publish {
-                    organizer: "org".into(),
-                },
-                &context,
-            )
-            .await
-            .unwrap();
+    for (id, command) in workload::set_up() {
+        commands.execute(&id, command, &context).await.unwrap();
     }
     // The disk's speed drifts on a shared machine: each round of commands is followed by the
     // raw inserts of the rows it wrote, so both are timed under the same conditions.
     let mut raw = raw_table(dir.path(), "raw.sqlite3", durability);
     let (mut ours, mut raw_per_row, mut latencies) = (Duration::ZERO, Duration::ZERO, Vec::new());
     let mut all_rows = Vec::new();
-    for round in workload() {
+    for round in workload::rounds() {
         let before = repo.head();
         let (elapsed, round_latencies) = run_commands(commands.clone(), round, concurrency).await;
         ours += elapsed;
@@ -243,8 +172,7 @@ async fn throughput(durability: Durability, concurrency: usize) {
     }
     let mut batched = raw_table(dir.path(), "raw-batched.sqlite3", durability);
     let raw_batched = raw_inserts(&mut batched, &all_rows, false);
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100];
+    let p99 = p99(&mut latencies);
     let (ours, raw) = (
         per_second(COMMANDS, ours),
         per_second(all_rows.len(), raw_per_row),
@@ -264,16 +192,7 @@ async fn load_1k_facts() {
     let context = CommandContext::new("bench");
     let id = "big";
     commands.execute(id, create(id, None), &context).await.unwrap();
-    commands
-        .execute(
-            id,
-            VirtualEventCommand::Publish {
-                organizer: "org".into(),
-            },
-            &context,
-        )
-        .await
-        .unwrap();
+    commands.execute(id, publish(), &context).await.unwrap();
     let tokens = InvitationTokens::new(&SECRET).unwrap();
     for batch in 0..10 {
         let emails = (0..100).map(|i| guest(0, batch * 100 + i)).collect();
