@@ -121,7 +121,7 @@ async fn replay(facts_wanted: usize) {
     // Both builders a rebuild can replay, one after the other as an operator would run them;
     // the email outbox is never rebuilt (it is the record of what was sent).
     println!("\n| builder | facts | events | rebuild time | facts/s |\n|---|---|---|---|---|");
-    for builder in ["read_models", "search"] {
+    for builder in slsplay_local::rebuild::BUILDERS {
         let started = Instant::now();
         let applied = slsplay_local::rebuild::rebuild(&data_dir, builder, &mut std::io::sink())
             .await

@@ -86,7 +86,7 @@ pub enum ProjectionsCommand {
     /// Replay the whole history into fresh read models, then switch to them (platform stopped).
     Rebuild {
         /// The builder to rebuild (the email outbox is history and is never rebuilt).
-        #[arg(default_value = "read_models", value_parser = ["read_models", "search"])]
+        #[arg(default_value = "read_models", value_parser = crate::rebuild::BUILDERS)]
         name: String,
         #[command(flatten)]
         data_dir: DataDir,

@@ -20,6 +20,9 @@ use crate::config::DataDir;
 
 const PAGE: usize = 5_000;
 
+/// The builders a rebuild can replay, as the CLI names them.
+pub const BUILDERS: [&str; 2] = ["read_models", "search"];
+
 /// Rebuilds one builder's store from the whole history: `read_models` (the SQLite read model
 /// file) or `search` (the tantivy index). The email outbox is never rebuilt: it is the record of
 /// what was sent.
