@@ -200,30 +200,32 @@ impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
     /// is what makes a rebuild fast. Facts already applied are skipped; a gap is an error, as a
     /// replay of the whole history has none.
     pub async fn replay(&self, facts: Vec<RecordedFact>) -> Result<usize, BuildError> {
+        self.replay_decoded(decode_page(facts, &self.upcasters)?).await
+    }
+
+    /// `replay` of a page that `decode_page` decoded, perhaps on another thread.
+    pub async fn replay_decoded(&self, facts: Vec<EventEnvelope<VirtualEvent>>) -> Result<usize, BuildError> {
         let mut tx = self.store.begin().await?;
         let mut applied = 0;
-        for fact in facts {
-            if fact.aggregate_type != VirtualEvent::TYPE {
-                continue;
-            }
-            let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
-            let done = tx.checkpoint(self.name(), &aggregate_id).await?;
+        for envelope in facts {
+            let sequence = envelope.sequence;
+            let done = tx.checkpoint(self.name(), &envelope.aggregate_id).await?;
             if sequence <= done {
                 continue;
             }
             if sequence != done + 1 {
                 return Err(BuildError::Gap {
-                    aggregate_id,
+                    aggregate_id: envelope.aggregate_id,
                     from: done + 1,
                     to: sequence - 1,
                 });
             }
-            let envelope = self.decode(fact.into())?;
             if let Err(e) = self.projector.apply(&mut tx, &envelope).await {
                 self.abandon().await;
                 return Err(e.into());
             }
-            tx.set_checkpoint(self.name(), &aggregate_id, sequence).await?;
+            tx.set_checkpoint(self.name(), &envelope.aggregate_id, sequence)
+                .await?;
             applied += 1;
         }
         if let Err(e) = self.projector.settle().await {
@@ -235,11 +237,32 @@ impl<P: Projector, S: ReadStore, R: PersistedEventRepository> Builder<P, S, R> {
     }
 
     fn decode(&self, fact: SerializedEvent) -> Result<EventEnvelope<VirtualEvent>, BuildError> {
-        let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
-        EventEnvelope::try_from(upcast(fact, &self.upcasters)).map_err(|e| BuildError::Poison {
-            aggregate_id,
-            sequence,
-            reason: e.to_string(),
-        })
+        decode(fact, &self.upcasters)
     }
+}
+
+/// The facts of virtual events in a page of a replay, upcast and decoded (other aggregates' are
+/// left out). It needs nothing of a builder's store: a rebuild decodes the next page on another
+/// thread while the builder applies the current one.
+pub fn decode_page(
+    facts: Vec<RecordedFact>,
+    upcasters: &[Box<dyn EventUpcaster>],
+) -> Result<Vec<EventEnvelope<VirtualEvent>>, BuildError> {
+    facts
+        .into_iter()
+        .filter(|fact| fact.aggregate_type == VirtualEvent::TYPE)
+        .map(|fact| decode(fact.into(), upcasters))
+        .collect()
+}
+
+fn decode(
+    fact: SerializedEvent,
+    upcasters: &[Box<dyn EventUpcaster>],
+) -> Result<EventEnvelope<VirtualEvent>, BuildError> {
+    let (aggregate_id, sequence) = (fact.aggregate_id.clone(), fact.sequence);
+    EventEnvelope::try_from(upcast(fact, upcasters)).map_err(|e| BuildError::Poison {
+        aggregate_id,
+        sequence,
+        reason: e.to_string(),
+    })
 }

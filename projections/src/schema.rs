@@ -79,12 +79,25 @@ impl Key {
     /// The key as one string, for the stores' in-memory maps: partition and sort key joined by
     /// a separator no key contains, so a partition's rows sort by their sort key.
     pub(crate) fn cache_key(&self) -> String {
-        let mut k = scalar_text(&self.partition);
+        let mut k = String::with_capacity(64);
+        push_scalar(&mut k, &self.partition);
         if let Some(sort) = &self.sort {
             k.push('\u{1f}');
-            k.push_str(&scalar_text(sort));
+            push_scalar(&mut k, sort);
         }
         k
+    }
+}
+
+/// Appends a key value as `scalar_text` writes it, without a String of its own: a rebuild
+/// makes a cache key for every row it reads or writes.
+fn push_scalar(out: &mut String, value: &Value) {
+    match value {
+        Value::String(s) => out.push_str(s),
+        other => {
+            use std::fmt::Write;
+            let _ = write!(out, "{other}");
+        }
     }
 }
 

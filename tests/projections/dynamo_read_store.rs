@@ -202,7 +202,7 @@ async fn listed_in_one_transaction<S: ReadStore>(store: &S) -> Vec<String> {
             invitation_id: id.into(),
             ..GuestListEntry::default()
         };
-        tx.put(&row).await.unwrap();
+        tx.put(row).await.unwrap();
     }
     tx.list::<GuestListEntry>(&Value::from("ev-order"))
         .await
@@ -261,9 +261,9 @@ async fn statuses_are_stored_as_their_text_and_an_unknown_one_does_not_decode() 
         ..GuestListEntry::default()
     };
     let mut tx = store.begin().await.unwrap();
-    tx.put(&page).await.unwrap();
-    tx.put(&guest).await.unwrap();
-    tx.put(&InvitationByEmail {
+    tx.put(page.clone()).await.unwrap();
+    tx.put(guest.clone()).await.unwrap();
+    tx.put(InvitationByEmail {
         email: "a@b.c".into(),
         event_id: "ev".into(),
         event_status: EventStatus::Published,
@@ -272,7 +272,7 @@ async fn statuses_are_stored_as_their_text_and_an_unknown_one_does_not_decode() 
     })
     .await
     .unwrap();
-    tx.put(&OrganizerEvent {
+    tx.put(OrganizerEvent {
         organizer: "o".into(),
         event_id: "ev".into(),
         status: EventStatus::Draft,
@@ -280,7 +280,7 @@ async fn statuses_are_stored_as_their_text_and_an_unknown_one_does_not_decode() 
     })
     .await
     .unwrap();
-    tx.put(&EventByStart {
+    tx.put(EventByStart {
         start_day: "d".into(),
         start_key: "k".into(),
         status: EventStatus::Deleted,

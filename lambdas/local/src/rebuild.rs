@@ -11,7 +11,8 @@ use slsplay_commands::store::{SqliteEventRepository, SqliteOptions};
 use std::sync::Arc;
 
 use cqrs_es::persist::PersistedEventRepository;
-use slsplay_projections::builder::{Builder, Projector, ReadModels};
+use slsplay_projections::builder::{Builder, Projector, ReadModels, decode_page};
+use slsplay_projections::read_models::TABLES;
 use slsplay_projections::search::{Search, SearchIndex};
 use slsplay_projections::store::ReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
@@ -46,12 +47,13 @@ pub async fn rebuild(data_dir: &DataDir, name: &str, progress: &mut impl Write) 
             remove_database(&fresh)?;
             let builder = Builder::new(
                 ReadModels,
-                SqliteReadStore::open(&fresh)?,
+                SqliteReadStore::open_scratch(&fresh, TABLES)?,
                 events.clone(),
                 upcasters(),
             );
             let applied = replay_all(&events, &builder, progress).await?;
             drop(builder);
+            sync(&fresh)?;
             remove_database(&live)?;
             std::fs::rename(&fresh, &live)
                 .with_context(|| format!("moving the rebuilt read models to {}", live.display()))?;
@@ -67,12 +69,13 @@ pub async fn rebuild(data_dir: &DataDir, name: &str, progress: &mut impl Write) 
             let search = Search::new(events.clone(), upcasters(), index);
             let builder = Builder::new(
                 search,
-                SqliteReadStore::open_with(&fresh_store, &[])?,
+                SqliteReadStore::open_scratch(&fresh_store, &[])?,
                 events.clone(),
                 upcasters(),
             );
             let applied = replay_all(&events, &builder, progress).await?;
             drop(builder);
+            sync(&fresh_store)?;
             remove_folder(&live_index)?;
             remove_database(&live_store)?;
             std::fs::rename(&fresh_index, &live_index)?;
@@ -91,22 +94,27 @@ async fn replay_all<P: Projector, S: ReadStore, R: PersistedEventRepository>(
 ) -> anyhow::Result<u64> {
     let total = events.head();
     let started = Instant::now();
-    // The next page is read (and its JSON parsed) on another thread while this one applies the
-    // current page: the two take about as long, and the machine has two cores.
+    let upcasters = Arc::new(upcasters());
+    // The next page is read and decoded on another thread while this one applies the current
+    // page: applying is the slower of the two, and the machine has two cores.
     let read_after = |position: u64| {
-        let events = events.clone();
-        tokio::spawn(async move { events.read_from(position, PAGE).await })
+        let (events, upcasters) = (events.clone(), upcasters.clone());
+        tokio::spawn(async move {
+            let page = events.read_from(position, PAGE).await?;
+            let last = page.last().and_then(|f| f.position);
+            anyhow::Ok((last, decode_page(page, &upcasters)?))
+        })
     };
     let mut next = read_after(0);
     let mut applied = 0u64;
     loop {
-        let page = next.await.context("reading the event store")??;
-        let Some(last) = page.last().and_then(|f| f.position) else {
+        let (last, page) = next.await.context("reading the event store")??;
+        let Some(last) = last else {
             break;
         };
         next = read_after(last);
         applied += builder
-            .replay(page)
+            .replay_decoded(page)
             .await
             .context("replaying facts into the fresh store")? as u64;
         draw(progress, last, total, applied, started)?;
@@ -139,6 +147,13 @@ fn draw(
         "-".repeat(usize::try_from(WIDTH - done).unwrap_or(0)),
     )?;
     out.flush()
+}
+
+/// Makes a rebuilt file durable before it replaces the live one: the scratch store never syncs.
+fn sync(path: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(path)
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("syncing {}", path.display()))
 }
 
 /// Removes an SQLite database with its write-ahead log and shared-memory files.

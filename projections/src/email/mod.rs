@@ -331,7 +331,7 @@ impl<R: PersistedEventRepository> Projector for Emails<R> {
                 claimed_at: None,
                 sent_at: None,
             };
-            tx.put(&message).await?;
+            tx.put(message).await?;
         }
         Ok(())
     }

@@ -70,7 +70,7 @@ pub async fn apply<T: ReadTx + Send>(
                 meeting_url: c.meeting_url.clone(),
                 updated_at: now.clone(),
             };
-            tx.put(&link).await?;
+            tx.put(link).await?;
             EventPage {
                 event_id: event_id.into(),
                 organizer: c.organizer.clone(),
@@ -133,7 +133,7 @@ pub async fn apply<T: ReadTx + Send>(
                     meeting_url: url.clone(),
                     updated_at: now.clone(),
                 };
-                tx.put(&link).await?;
+                tx.put(link).await?;
             }
         }
         F::Rescheduled(r) => {
@@ -175,9 +175,9 @@ pub async fn apply<T: ReadTx + Send>(
                     updated_at: now.clone(),
                     ..GuestListEntry::default()
                 };
-                tx.put(&guest).await?;
-                tx.put(&invitation_row(&page, &guest)).await?;
-                tx.put(&InvitationToken {
+                tx.put(invitation_row(&page, &guest)).await?;
+                tx.put(guest).await?;
+                tx.put(InvitationToken {
                     token_hash: i.token_hash.clone(),
                     event_id: event_id.into(),
                     invitation_id: i.invitation_id.clone(),
@@ -186,7 +186,7 @@ pub async fn apply<T: ReadTx + Send>(
             }
             let n = i64::try_from(invitations.len()).unwrap_or(i64::MAX);
             page.invited += n;
-            bump_stats(tx, event_id, at, |s| s.invited += n).await?;
+            bump_stats(tx, event_id, &now, |s| s.invited += n).await?;
         }
         F::InvitationRevoked { invitation_id, .. } => {
             move_guest(tx, &mut page, invitation_id, RsvpStatus::Revoked, &now, |_| {}).await?;
@@ -197,7 +197,7 @@ pub async fn apply<T: ReadTx + Send>(
                 g.answered_at = Some(now.clone())
             })
             .await?;
-            bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
+            bump_stats(tx, event_id, &now, |s| s.accepted += 1).await?;
         }
         F::InvitationDeclined { invitation_id, .. } => {
             move_guest(tx, &mut page, invitation_id, RsvpStatus::Declined, &now, |g| {
@@ -208,7 +208,7 @@ pub async fn apply<T: ReadTx + Send>(
                 }
             })
             .await?;
-            bump_stats(tx, event_id, at, |s| s.declined += 1).await?;
+            bump_stats(tx, event_id, &now, |s| s.declined += 1).await?;
         }
         F::GuestWaitlisted { invitation_id, .. } => {
             move_guest(tx, &mut page, invitation_id, RsvpStatus::Waitlisted, &now, |g| {
@@ -216,7 +216,7 @@ pub async fn apply<T: ReadTx + Send>(
                 g.waitlisted_at = Some(now.clone());
             })
             .await?;
-            bump_stats(tx, event_id, at, |s| s.waitlisted += 1).await?;
+            bump_stats(tx, event_id, &now, |s| s.waitlisted += 1).await?;
         }
         F::WaitlistedGuestsPromoted { promotions, .. } => {
             for p in promotions {
@@ -234,7 +234,7 @@ pub async fn apply<T: ReadTx + Send>(
                 .await?;
             }
             let n = i64::try_from(promotions.len()).unwrap_or(i64::MAX);
-            bump_stats(tx, event_id, at, |s| s.promoted += n).await?;
+            bump_stats(tx, event_id, &now, |s| s.promoted += n).await?;
         }
         F::SeatHeld {
             invitation_id, until, ..
@@ -245,7 +245,7 @@ pub async fn apply<T: ReadTx + Send>(
                 g.payment = PaymentStatus::Due;
             })
             .await?;
-            bump_stats(tx, event_id, at, |s| s.accepted += 1).await?;
+            bump_stats(tx, event_id, &now, |s| s.accepted += 1).await?;
         }
         F::SeatHoldsExpired { invitation_ids, .. } => {
             for invitation_id in invitation_ids {
@@ -268,13 +268,13 @@ pub async fn apply<T: ReadTx + Send>(
                 g.paid_at = Some(now.clone());
             })
             .await?;
-            bump_stats(tx, event_id, at, |s| s.paid += 1).await?;
+            bump_stats(tx, event_id, &now, |s| s.paid += 1).await?;
         }
         F::DigestSent { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
     page.updated_at = now.clone();
-    tx.put(&page).await?;
+    tx.put(page.clone()).await?;
     sync_event_lists(
         tx,
         &page,
@@ -288,7 +288,7 @@ pub async fn apply<T: ReadTx + Send>(
                 tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), event_id))
                     .await?;
             } else {
-                tx.put(&invitation_row(&page, &guest)).await?;
+                tx.put(invitation_row(&page, &guest)).await?;
             }
         }
     }
@@ -333,23 +333,22 @@ async fn move_guest<T: ReadTx + Send>(
     guest.rsvp = rsvp;
     guest.updated_at = now.into();
     change(&mut guest);
-    tx.put(&guest).await?;
     if rsvp.is_revoked() {
         tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), page.event_id.clone()))
             .await?;
     } else {
-        tx.put(&invitation_row(page, &guest)).await?;
+        tx.put(invitation_row(page, &guest)).await?;
     }
-    Ok(())
+    tx.put(guest).await
 }
 
 async fn bump_stats<T: ReadTx + Send>(
     tx: &mut T,
     event_id: &str,
-    at: DateTime<Utc>,
+    now: &str,
     bump: impl FnOnce(&mut DailyInvitationStats),
 ) -> Result<(), ReadStoreError> {
-    let day = at.format("%Y-%m-%d").to_string();
+    let day = start_day(now);
     let key = Key::with_sort(event_id, day.clone());
     let mut stats = tx
         .get::<DailyInvitationStats>(&key)
@@ -360,7 +359,7 @@ async fn bump_stats<T: ReadTx + Send>(
             ..Default::default()
         });
     bump(&mut stats);
-    tx.put(&stats).await
+    tx.put(stats).await
 }
 
 /// The organizer's list and the by-start index follow the page.
@@ -380,7 +379,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
         tx.delete::<EventByStart>(&old_start).await?;
         return Ok(());
     }
-    tx.put(&OrganizerEvent {
+    tx.put(OrganizerEvent {
         organizer: page.organizer.clone(),
         event_id: page.event_id.clone(),
         title: page.title.clone(),
@@ -394,8 +393,8 @@ async fn sync_event_lists<T: ReadTx + Send>(
     if previous_start != page.starts_at {
         tx.delete::<EventByStart>(&old_start).await?;
     }
-    let sent = digest_sent || previous.is_some_and(|p| p.digest_sent == 1);
-    tx.put(&EventByStart {
+    let sent = digest_sent || previous.as_ref().is_some_and(|p| p.digest_sent == 1);
+    let by_start = EventByStart {
         start_day: start_day(&page.starts_at),
         start_key: format!("{}#{}", page.starts_at, page.event_id),
         event_id: page.event_id.clone(),
@@ -403,10 +402,15 @@ async fn sync_event_lists<T: ReadTx + Send>(
         organizer: page.organizer.clone(),
         status: page.status,
         digest_sent: i64::from(sent),
-    })
-    .await
+    };
+    // Most facts (the answers) leave it as it is.
+    if previous.as_ref() == Some(&by_start) {
+        return Ok(());
+    }
+    tx.put(by_start).await
 }
 
+/// The UTC day of an RFC 3339 UTC timestamp, as `YYYY-MM-DD`.
 fn start_day(starts_at: &str) -> String {
     starts_at.get(..10).unwrap_or(starts_at).to_owned()
 }

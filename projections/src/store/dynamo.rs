@@ -365,7 +365,7 @@ impl ReadTx for DynamoTx {
         self.load(M::TABLE, key).await?.map(decode).transpose()
     }
 
-    async fn put<M: ReadModel + Sync>(&mut self, model: &M) -> Result<(), ReadStoreError> {
+    async fn put<M: ReadModel>(&mut self, model: M) -> Result<(), ReadStoreError> {
         self.write(M::TABLE, model.key(), Some(model.to_row()));
         Ok(())
     }

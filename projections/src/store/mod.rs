@@ -36,10 +36,8 @@ pub trait ReadTx {
         &mut self,
         key: &Key,
     ) -> impl Future<Output = Result<Option<M>, ReadStoreError>> + Send;
-    fn put<M: ReadModel + Sync>(
-        &mut self,
-        model: &M,
-    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+    /// Takes the row: a builder makes it to be stored, and the store keeps it until commit.
+    fn put<M: ReadModel>(&mut self, model: M) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
     fn delete<M: ReadModel>(&mut self, key: &Key) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
     /// Every row of one partition, in sort key order.
     fn list<M: ReadModel + Send>(

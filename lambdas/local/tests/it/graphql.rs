@@ -31,7 +31,7 @@ async fn in_process(events: usize, mode: GraphqlMode) -> InProcess {
     let mut tx = store.begin().await.unwrap();
     for i in 0..events {
         let event_id = format!("event-{i:03}");
-        tx.put(&EventPage {
+        tx.put(EventPage {
             event_id: event_id.clone(),
             organizer: "organizer".into(),
             title: format!("Event {i}"),
@@ -41,7 +41,7 @@ async fn in_process(events: usize, mode: GraphqlMode) -> InProcess {
         })
         .await
         .unwrap();
-        tx.put(&InvitationByEmail {
+        tx.put(InvitationByEmail {
             email: "guest@example.com".into(),
             event_id,
             invitation_id: format!("inv-{i}"),
