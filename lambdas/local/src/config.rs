@@ -109,6 +109,9 @@ pub struct DevConfig {
     pub mail: MailConfig,
     #[command(flatten)]
     pub api: ApiConfig,
+    /// The web app's built files (`.ci/build-web` writes them), served at `/`.
+    #[arg(long = "web-dir", env = "SLSPLAY_WEB_DIR", default_value = "web/dist")]
+    pub web_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

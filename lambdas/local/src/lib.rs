@@ -14,3 +14,4 @@ pub mod rebuild;
 pub mod server;
 pub mod telemetry;
 pub mod unread_body;
+pub mod web_app;

@@ -178,6 +178,14 @@ pub async fn run(config: DevConfig) -> anyhow::Result<()> {
     };
     let pipeline = Pipeline::start(&platform, smtp);
     let state = app_state(&config, &platform, listener.local_addr()?)?;
+    if state.web.is_built() {
+        tracing::info!(web_dir = %config.web_dir.display(), "serving the web app at /");
+    } else {
+        tracing::warn!(
+            web_dir = %config.web_dir.display(),
+            "the web app is not built: run .ci/build-web (or start with .ci/dev)"
+        );
+    }
     let served = server::serve(listener, state).await;
     // The pipeline finishes the batches in hand before the store closes.
     pipeline.stop().await;
@@ -270,5 +278,6 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         dev_oidc,
         blobs,
         graphql,
+        web: Arc::new(crate::web_app::WebApp::new(&config.web_dir)),
     })
 }

@@ -38,6 +38,7 @@ pub struct AppState {
     pub dev_oidc: Option<Arc<DevOidc>>,
     pub blobs: Arc<LocalBlobs>,
     pub graphql: GraphqlState,
+    pub web: Arc<crate::web_app::WebApp>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
             "/graphql",
             slsplay_graphql::router(state.graphql.clone(), RateLimiter::new(state.limits.rate)),
         )
+        .fallback(crate::web_app::serve)
         .layer(axum::middleware::from_fn(
             crate::unread_body::close_when_body_unread,
         ))
@@ -98,7 +100,7 @@ fn read_outbox<T>(
         })
 }
 
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
     let body = json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("Error"),

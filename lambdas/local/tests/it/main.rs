@@ -10,3 +10,4 @@ mod layout;
 mod schemathesis;
 mod slsplay_cli;
 mod support;
+mod web_app;
