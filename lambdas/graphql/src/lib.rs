@@ -43,6 +43,17 @@ pub struct Services {
     pub commands: CommandApi,
 }
 
+/// The secret of a personal link, as the request's `Invitation-Token` header carried it: the web
+/// app sends it there so that it sits in no query, URL or log.
+pub struct LinkToken(pub String);
+
+impl LinkToken {
+    /// The argument when one was given, else the header's.
+    fn or_header<'a>(argument: Option<&'a str>, ctx: &'a Context<'_>) -> Option<&'a str> {
+        argument.or_else(|| ctx.data_opt::<LinkToken>().map(|t| t.0.as_str()))
+    }
+}
+
 /// Who asks, per request: their verified identity and the token to forward to the command API.
 pub struct Viewer {
     pub identity: Option<Identity>,
@@ -103,18 +114,22 @@ impl Query {
     }
 
     /// The invitation a personal link opens, without signing in; null when the token does not
-    /// open an invitation to this event.
+    /// open an invitation to this event. The token comes in the `Invitation-Token` header (the
+    /// web app's way) or as `token`.
     async fn invitation(
         &self,
         ctx: &Context<'_>,
         event_id: String,
-        token: String,
+        token: Option<String>,
     ) -> Result<Option<LinkInvitation>> {
+        let Some(token) = LinkToken::or_header(token.as_deref(), ctx) else {
+            return Ok(None);
+        };
         if !plausible_id(&event_id) {
             return Ok(None);
         }
         let services = ctx.data::<Services>()?;
-        let credential = InvitationCredential::Token(token);
+        let credential = InvitationCredential::Token(token.to_owned());
         let row = guest_by_credential(&services.queries, &event_id, &credential)
             .await
             .map_err(unavailable)?;
@@ -353,8 +368,15 @@ async fn execute(
         .flatten()
         .filter(|_| identity.is_some())
         .map(str::to_owned);
+    let mut request = request.data(Viewer { identity, bearer });
+    if let Some(token) = headers
+        .get(slsplay_api::invitations::TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        request = request.data(LinkToken(token.to_owned()));
+    }
     let request = loaders::per_request(
-        request.data(Viewer { identity, bearer }),
+        request,
         EventLoader::new(state.queries.clone()),
         InvitationLoader::new(state.queries.clone()),
     );

@@ -413,7 +413,8 @@ impl Mutation {
         run(ctx, call).await
     }
 
-    /// Answers an invitation as the signed-in user, or with the personal link's token.
+    /// Answers an invitation as the signed-in user, or with the personal link's token: the
+    /// `Invitation-Token` header (the web app's way) or `invitationToken`.
     async fn rsvp(
         &self,
         ctx: &Context<'_>,
@@ -428,7 +429,7 @@ impl Mutation {
         };
         let call = Call {
             body: Some(json!({ "answer": answer })),
-            invitation_token: invitation_token.as_deref(),
+            invitation_token: crate::LinkToken::or_header(invitation_token.as_deref(), ctx),
             idempotency_key: idempotency_key.as_deref(),
             ..Call::to(Method::POST, event_path(&event_id, "/rsvp"))
         };

@@ -48,10 +48,13 @@ impl<R: PersistedEventRepository> Emails<R> {
         }
     }
 
+    /// The personal link: the token sits in the fragment, which browsers never send to a
+    /// server or pass on as a referrer; the web app reads it there and sends it only in the
+    /// `Invitation-Token` header.
     fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
         let token = self.tokens.token_for(&event.id, invitation_id);
         format!(
-            "{}/events/{}/invitation/{token}",
+            "{}/events/{}/invitation#{token}",
             self.settings.public_url, event.id
         )
     }

@@ -155,7 +155,7 @@ async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
         .await
         .unwrap()
         .replace("=\r\n", "");
-    let marker = format!("/events/{event_id}/invitation/");
+    let marker = format!("/events/{event_id}/invitation#");
     let start = eml.find(&marker).expect("a personal link") + marker.len();
     eml[start..]
         .chars()
@@ -945,4 +945,87 @@ async fn the_development_sign_in_runs_authorization_code_with_pkce() {
         .unwrap();
     assert_eq!(discovery["code_challenge_methods_supported"], json!(["S256"]));
     dev.interrupt();
+}
+
+/// The web app's way with a personal link: the email's link carries the token in its fragment
+/// (never sent to a server), and the app sends it to GraphQL in the `Invitation-Token` header,
+/// with no account and nothing secret in the query.
+#[tokio::test]
+async fn a_personal_link_opens_and_answers_the_invitation_over_graphql_with_the_token_in_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let created = api
+        .post("/api/events", &organizer, new_event("Fragment night"))
+        .await;
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    let invited = api
+        .post(
+            &format!("/api/events/{event_id}/invitations"),
+            &organizer,
+            json!({ "emails": ["ines@example.com"] }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    let link_token = invitation_token(&api, "ines@example.com", &event_id).await;
+
+    let graphql = |query: String, link: &str| {
+        let (api, link) = (&api, link.to_owned());
+        async move {
+            let answer = api
+                .call(
+                    Method::POST,
+                    "/graphql",
+                    None,
+                    Some(&json!({ "query": query })),
+                    &[("invitation-token", &link)],
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.body
+        }
+    };
+    let opened = graphql(
+        format!(r#"{{ invitation(eventId: "{event_id}") {{ rsvp event {{ title }} meetingUrl }} }}"#),
+        &link_token,
+    )
+    .await;
+    assert_eq!(opened["data"]["invitation"]["rsvp"], "invited", "{opened}");
+    assert_eq!(opened["data"]["invitation"]["event"]["title"], "Fragment night");
+    assert_eq!(opened["data"]["invitation"]["meetingUrl"], Value::Null);
+    let forged = graphql(
+        format!(r#"{{ invitation(eventId: "{event_id}") {{ rsvp }} }}"#),
+        "forged",
+    )
+    .await;
+    assert_eq!(forged["data"]["invitation"], Value::Null, "{forged}");
+
+    let answered = graphql(
+        format!(r#"mutation {{ rsvp(eventId: "{event_id}", answer: ACCEPT) {{ userErrors {{ field message }} }} }}"#),
+        &link_token,
+    )
+    .await;
+    assert_eq!(answered["data"]["rsvp"]["userErrors"], json!([]), "{answered}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = graphql(
+            format!(r#"{{ invitation(eventId: "{event_id}") {{ rsvp meetingUrl }} }}"#),
+            &link_token,
+        )
+        .await;
+        if seen["data"]["invitation"]["rsvp"] == "attending" {
+            assert_eq!(
+                seen["data"]["invitation"]["meetingUrl"],
+                "https://meet.example/founders"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the answer never showed: {seen}");
+        // Well under GraphQL's rate limit for one caller.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
