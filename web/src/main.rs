@@ -1,7 +1,10 @@
 //! The slsplay web app, rendered in the browser. It talks to the GraphQL API only (besides the
 //! sign-in provider and the presigned uploads).
 
+mod graphql;
+mod invitation;
 mod pages;
+mod time;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -17,6 +20,7 @@ fn App() -> impl IntoView {
             <main id="main">
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
+                    <Route path=path!("/events/:event_id/invitation") view=invitation::InvitationRoute/>
                 </Routes>
             </main>
         </Router>

@@ -8,15 +8,15 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-struct Api {
+pub(crate) struct Api {
     base: String,
     client: reqwest::Client,
 }
 
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: HeaderMap,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Answer {
@@ -34,7 +34,7 @@ impl Answer {
 }
 
 impl Api {
-    fn new(dev: &Dev) -> Self {
+    pub(crate) fn new(dev: &Dev) -> Self {
         Self {
             base: format!("http://127.0.0.1:{}", dev.port),
             client: reqwest::Client::builder()
@@ -86,7 +86,7 @@ impl Api {
         self.call(Method::GET, path, Some(token), None, &[]).await
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(token), Some(&body), &[]).await
     }
 
@@ -109,7 +109,7 @@ impl Api {
     }
 }
 
-fn new_event(title: &str) -> Value {
+pub(crate) fn new_event(title: &str) -> Value {
     json!({
         "title": title,
         "description": "An evening with the founders",
@@ -122,7 +122,7 @@ fn new_event(title: &str) -> Value {
 }
 
 /// The secret of a guest's personal link, from the invitation email in the outbox.
-async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
+pub(crate) async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     let id = loop {
         let list: Value = api

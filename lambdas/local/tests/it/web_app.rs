@@ -104,3 +104,66 @@ fn without_a_built_app_the_platform_says_how_to_build_it() {
     // The API is up all the same.
     assert_eq!(dev.get("/health").0, 200);
 }
+
+/// The guest's flow in Debian's chromium through playwright-core (`web/e2e/guest.js`), against
+/// the app as `.ci/build-web` built it: the emailed link opens the invitation without an
+/// account, Accept shows the meeting link, Decline hides it, at 360 and 1280 px, and the token
+/// never leaves the browser but in its header. Screenshots land in TARGET_DIR/tmp/e2e-artifacts.
+#[tokio::test]
+async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declines_in_a_browser() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dist = root.join("web/dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "the web app is not built: run .ci/build-web (the README's test command does)"
+    );
+    let tools = root.join(".e2e-tools");
+    assert!(
+        tools.join("node_modules/playwright-core").is_dir(),
+        "no browser tools: run .ci/setup (the README's test command does)"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let dev = Dev::start_with(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
+    let api = crate::api::Api::new(&dev);
+    let organizer = crate::support::token(data.path(), "olivia@example.com", &[]);
+    let created = api
+        .post(
+            "/api/events",
+            &organizer,
+            crate::api::new_event("Founders evening"),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    let publish = format!("/api/events/{event_id}/publish");
+    assert_eq!(
+        api.post(&publish, &organizer, serde_json::json!({})).await.status,
+        200
+    );
+    let invite = format!("/api/events/{event_id}/invitations");
+    let emails = serde_json::json!({ "emails": ["hana@example.com"] });
+    assert_eq!(api.post(&invite, &organizer, emails).await.status, 200);
+    let link_token = crate::api::invitation_token(&api, "hana@example.com", &event_id).await;
+    // As the email writes it (the email tests check that it does).
+    let link = format!(
+        "http://127.0.0.1:{}/events/{event_id}/invitation#{link_token}",
+        dev.port
+    );
+
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let run = std::process::Command::new("node")
+        .arg(root.join("web/e2e/guest.js"))
+        .arg(&link)
+        .arg(&artifacts)
+        .env("SLSPLAY_E2E_TOOLS", &tools)
+        .output()
+        .expect("node runs (the README's test command installs it)");
+    assert!(
+        run.status.success(),
+        "the guest's flow failed in the browser: {}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(artifacts.join("invitation-accepted-360x800.png").is_file());
+}

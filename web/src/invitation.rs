@@ -1,0 +1,164 @@
+//! The guest's page, opened from the personal link in the invitation email: no account needed.
+//! The link carries its token in the fragment (`#TOKEN`), which the browser never sends to a
+//! server; the page sends it only in the `Invitation-Token` header.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::graphql::{self, AnswerInvitation, InvitationPage, Unavailable};
+use crate::time;
+
+type Invitation = graphql::invitation_page::InvitationPageInvitation;
+type Answer = graphql::answer_invitation::RsvpAnswer;
+
+#[component]
+pub fn InvitationRoute() -> impl IntoView {
+    let params = use_params_map();
+    let event_id = move || params.read().get("event_id").unwrap_or_default();
+    let token = window()
+        .location()
+        .hash()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .to_owned();
+    let link = StoredValue::new(token);
+    let invitation = LocalResource::new(move || {
+        let event_id = event_id();
+        async move {
+            let token = link.get_value();
+            if token.is_empty() {
+                return Ok(None);
+            }
+            let data = graphql::with_link_token::<InvitationPage>(
+                graphql::invitation_page::Variables { event_id },
+                &token,
+            )
+            .await?;
+            Ok::<_, Unavailable>(data.invitation)
+        }
+    });
+    let answer = Action::new_local(move |answer: &Answer| {
+        let (answer, event_id, token) = (answer.clone(), event_id(), link.get_value());
+        async move {
+            let data = graphql::with_link_token::<AnswerInvitation>(
+                graphql::answer_invitation::Variables { event_id, answer },
+                &token,
+            )
+            .await?;
+            let refused = data.rsvp.user_errors.into_iter().next().map(|e| e.message);
+            if refused.is_none() {
+                invitation.refetch();
+            }
+            Ok::<_, Unavailable>(refused)
+        }
+    });
+
+    view! {
+        <Transition fallback=|| view! { <p class="status" role="status">"Opening your invitation…"</p> }>
+            {move || {
+                invitation
+                    .get()
+                    .map(|loaded| match loaded {
+                        Ok(Some(found)) => view! { <InvitationView found answer/> }.into_any(),
+                        Ok(None) => view! { <NotOpened/> }.into_any(),
+                        Err(Unavailable(why)) => view! { <Outage why/> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn InvitationView(
+    found: Invitation,
+    answer: Action<Answer, Result<Option<String>, Unavailable>>,
+) -> impl IntoView {
+    let event = found.event.clone();
+    let own_zone = time::own_zone();
+    let in_event_zone = time::when(&event.starts_at, Some(&event.time_zone));
+    let in_own_zone =
+        (own_zone.as_deref() != Some(event.time_zone.as_str())).then(|| time::when(&event.starts_at, None));
+    let cancelled = matches!(event.status, graphql::invitation_page::EventStatus::CANCELLED);
+    let rsvp = found.rsvp.clone();
+    let state = match rsvp.as_str() {
+        "attending" => "You are attending.",
+        "declined" => "You declined.",
+        "waitlisted" => "You are on the waitlist: you will be told when a seat frees up.",
+        "seat_held" => "A seat is held for you until you pay.",
+        _ => "You have not answered yet.",
+    };
+    let pending = answer.pending();
+    let outcome = answer.value();
+    view! {
+        <article class="invitation">
+            {event.cover_photo_url.clone().map(|src| view! { <img class="cover" src=src alt=""/> })}
+            <p class="eyebrow">"You are invited"</p>
+            <h1>{event.title.clone()}</h1>
+            <p class="when">
+                <time datetime=event.starts_at.clone()>{in_event_zone}</time>
+                {in_own_zone.map(|t| view! { <br/><span class="muted">"Your time: " {t}</span> })}
+                <br/><span class="muted">{format!("{} minutes, online", event.duration_minutes)}</span>
+            </p>
+            <p class="description">{event.description.clone()}</p>
+            {if cancelled {
+                view! {
+                    <p class="notice" role="status">
+                        "This event was cancelled. " {event.cancel_message.clone().unwrap_or_default()}
+                    </p>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <p class="rsvp-state" role="status">{state}</p>
+                    {found.meeting_url.clone().map(|url| {
+                        let shown = url.clone();
+                        view! { <p class="join">"Join here: " <a href=url rel="noreferrer">{shown}</a></p> }
+                    })}
+                    <div class="actions">
+                        <button
+                            class="primary"
+                            disabled=move || pending.get() || rsvp == "attending"
+                            on:click=move |_| { answer.dispatch(Answer::ACCEPT); }
+                        >"Accept"</button>
+                        <button
+                            disabled=move || pending.get() || found.rsvp == "declined"
+                            on:click=move |_| { answer.dispatch(Answer::DECLINE); }
+                        >"Decline"</button>
+                    </div>
+                    {move || match outcome.get() {
+                        Some(Ok(Some(refused))) => Some(view! { <p class="error" role="alert">{refused}</p> }.into_any()),
+                        Some(Err(Unavailable(why))) => Some(view! { <p class="error" role="alert">{why}</p> }.into_any()),
+                        _ => None,
+                    }}
+                }
+                    .into_any()
+            }}
+        </article>
+    }
+}
+
+/// The link's token opens no invitation to this event (mistyped, revoked, or the event is gone).
+#[component]
+fn NotOpened() -> impl IntoView {
+    view! {
+        <section>
+            <h1>"This link opens no invitation"</h1>
+            <p>
+                "It may be incomplete (copy the whole link from the email), or the invitation was "
+                "withdrawn. Ask the organizer to invite you again."
+            </p>
+        </section>
+    }
+}
+
+/// The platform could not answer: said as such, never as "not found".
+#[component]
+fn Outage(why: String) -> impl IntoView {
+    view! {
+        <section>
+            <h1>"Your invitation cannot be shown right now"</h1>
+            <p role="alert">{why}</p>
+            <p><button on:click=|_| { let _ = window().location().reload(); }>"Try again"</button></p>
+        </section>
+    }
+}
