@@ -87,6 +87,17 @@ fn InvitationView(
         "seat_held" => "A seat is held for you until you pay.",
         _ => "You have not answered yet.",
     };
+    let starts_ms = time::epoch_ms(&event.starts_at);
+    let duration = event.duration_minutes;
+    let now = RwSignal::new(js_sys::Date::now());
+    // A minute is the countdown's finest unit.
+    if let Ok(ticking) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        std::time::Duration::from_secs(30),
+    ) {
+        on_cleanup(move || ticking.clear());
+    }
+    let countdown = move || time::countdown(now.get(), starts_ms, duration);
     let pending = answer.pending();
     let outcome = answer.value();
     view! {
@@ -99,6 +110,7 @@ fn InvitationView(
                 {in_own_zone.map(|t| view! { <br/><span class="muted">"Your time: " {t}</span> })}
                 <br/><span class="muted">{format!("{} minutes, online", event.duration_minutes)}</span>
             </p>
+            <p class="countdown">{countdown}</p>
             <p class="description">{event.description.clone()}</p>
             {if cancelled {
                 view! {
