@@ -103,13 +103,20 @@ impl ser::SerializeStruct for &mut RowSerializer<'_, '_> {
     }
 }
 
-/// Everything but a struct is refused; `$what` names it in the error.
+/// Serializer methods that refuse what they are given, with `self.refused($what)`.
 macro_rules! refuse {
     ($($method:ident ( $($arg:ty),* ) -> $ok:ty, $what:literal;)*) => {
         $(fn $method(self, $(_: $arg),*) -> Result<$ok, BindError> {
-            Err(not_a($what, self.table))
+            Err(self.refused($what))
         })*
     };
+}
+
+impl RowSerializer<'_, '_> {
+    /// Everything but a struct is refused.
+    fn refused(&self, what: &str) -> BindError {
+        not_a(what, self.table)
+    }
 }
 
 impl<'a, 'r, 's> ser::Serializer for &'a mut RowSerializer<'r, 's> {
@@ -128,7 +135,7 @@ impl<'a, 'r, 's> ser::Serializer for &'a mut RowSerializer<'r, 's> {
     }
 
     fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), BindError> {
-        Err(not_a("an option", self.table))
+        Err(self.refused("an option"))
     }
 
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
@@ -136,7 +143,7 @@ impl<'a, 'r, 's> ser::Serializer for &'a mut RowSerializer<'r, 's> {
         _: &'static str,
         _: &T,
     ) -> Result<(), BindError> {
-        Err(not_a("a newtype", self.table))
+        Err(self.refused("a newtype"))
     }
 
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -146,7 +153,7 @@ impl<'a, 'r, 's> ser::Serializer for &'a mut RowSerializer<'r, 's> {
         _: &'static str,
         _: &T,
     ) -> Result<(), BindError> {
-        Err(not_a("an enum", self.table))
+        Err(self.refused("an enum"))
     }
 
     refuse! {
@@ -196,6 +203,22 @@ fn not_scalar(what: &str) -> BindError {
     BindError::NotARow(format!("a column holds a scalar, not {what}"))
 }
 
+impl Parameter<'_, '_> {
+    /// Only scalars are columns.
+    fn refused(&self, what: &str) -> BindError {
+        not_scalar(what)
+    }
+}
+
+/// Serializer methods that bind their value as an SQLite integer.
+macro_rules! bind_as_integer {
+    ($($method:ident ( $arg:ty );)*) => {
+        $(fn $method(self, v: $arg) -> Result<(), BindError> {
+            self.bind(i64::from(v))
+        })*
+    };
+}
+
 impl ser::Serializer for Parameter<'_, '_> {
     type Ok = ();
     type Error = BindError;
@@ -207,29 +230,15 @@ impl ser::Serializer for Parameter<'_, '_> {
     type SerializeStruct = Impossible<(), BindError>;
     type SerializeStructVariant = Impossible<(), BindError>;
 
-    fn serialize_bool(self, v: bool) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), BindError> {
-        self.bind(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), BindError> {
-        self.bind(i64::from(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), BindError> {
-        self.bind(i64::from(v))
+    bind_as_integer! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
     }
     fn serialize_u64(self, v: u64) -> Result<(), BindError> {
         let v = i64::try_from(v).map_err(|_| not_scalar("an integer beyond SQLite's"))?;
@@ -279,44 +288,16 @@ impl ser::Serializer for Parameter<'_, '_> {
         _: &'static str,
         _: &T,
     ) -> Result<(), BindError> {
-        Err(not_scalar("an enum with data"))
+        Err(self.refused("an enum with data"))
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, BindError> {
-        Err(not_scalar("a sequence"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, BindError> {
-        Err(not_scalar("a tuple"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, BindError> {
-        Err(not_scalar("a tuple"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, BindError> {
-        Err(not_scalar("an enum with data"))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, BindError> {
-        Err(not_scalar("a map"))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, BindError> {
-        Err(not_scalar("a struct"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, BindError> {
-        Err(not_scalar("an enum with data"))
+    refuse! {
+        serialize_seq(Option<usize>) -> Self::SerializeSeq, "a sequence";
+        serialize_tuple(usize) -> Self::SerializeTuple, "a tuple";
+        serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct, "a tuple";
+        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant, "an enum with data";
+        serialize_map(Option<usize>) -> Self::SerializeMap, "a map";
+        serialize_struct(&'static str, usize) -> Self::SerializeStruct, "a struct";
+        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant, "an enum with data";
     }
 }
 
