@@ -125,7 +125,10 @@ async fn replay(facts_wanted: usize) {
     let started = Instant::now();
     let (mut position, mut decoded) = (0, 0);
     loop {
-        let page = store.read_from(position, 5_000).await.unwrap();
+        let page = store
+            .read_from(position, slsplay_local::rebuild::PAGE)
+            .await
+            .unwrap();
         let Some(last) = page.last().and_then(|f| f.position) else {
             break;
         };

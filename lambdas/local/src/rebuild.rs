@@ -19,7 +19,8 @@ use slsplay_projections::store::sqlite::SqliteReadStore;
 
 use crate::config::DataDir;
 
-const PAGE: usize = 5_000;
+/// Facts per replay transaction (and per read of the event store).
+pub const PAGE: usize = 5_000;
 
 /// The builders a rebuild can replay, as the CLI names them.
 pub const BUILDERS: [&str; 2] = ["read_models", "search"];
