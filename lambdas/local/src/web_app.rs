@@ -38,10 +38,10 @@ impl WebApp {
 /// The router's fallback: a file of the app, or the app's page for an application route.
 pub async fn serve(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
-    if NOT_APP_ROUTES
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
-    {
+    if NOT_APP_ROUTES.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }) {
         return not_found();
     }
     if method != Method::GET && method != Method::HEAD {
