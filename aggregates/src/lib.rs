@@ -3,7 +3,8 @@
 
 pub mod clock;
 pub mod history;
-pub mod validation;
+/// The field rules live in their own crate so the web app compiles the same ones to wasm.
+pub use slsplay_rules as validation;
 pub mod virtual_event;
 
 pub use clock::{Clock, FixedClock, SystemClock};

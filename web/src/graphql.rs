@@ -3,19 +3,97 @@
 
 use graphql_client::GraphQLQuery;
 
+use crate::session::Auth;
+
+// One operation per file: graphql_client sends its file's whole text with every request.
+
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../lambdas/graphql/schema.graphql",
-    query_path = "graphql/invitation.graphql",
-    response_derives = "Debug, Clone, PartialEq"
+    query_path = "graphql/my_events.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct MyEvents;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/managed_event.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct ManagedEvent;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/create_event.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CreateEvent;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/update_event.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct UpdateEvent;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/publish_event.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct PublishEvent;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/invite_guests.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct InviteGuests;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/revoke_invitation.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct RevokeInvitation;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/cancel_event.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CancelEvent;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/invitation_page.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
 )]
 pub struct InvitationPage;
 
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../lambdas/graphql/schema.graphql",
-    query_path = "graphql/invitation.graphql",
-    response_derives = "Debug, Clone, PartialEq"
+    query_path = "graphql/answer_invitation.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
 )]
 pub struct AnswerInvitation;
 
@@ -29,27 +107,68 @@ pub async fn with_link_token<Q: GraphQLQuery>(
     variables: Q::Variables,
     link_token: &str,
 ) -> Result<Q::ResponseData, Unavailable> {
+    send::<Q>(variables, ("Invitation-Token", link_token.to_owned()))
+        .await
+        .map_err(|failure| match failure {
+            Failure::SignedOut => Unavailable("the platform did not accept this link".into()),
+            Failure::Unavailable(why) => why,
+        })
+}
+
+/// Runs `Q` as the signed-in person; a refused token ends the session (the page then asks to
+/// sign in again) instead of showing as an error.
+pub async fn as_viewer<Q: GraphQLQuery>(
+    auth: Auth,
+    variables: Q::Variables,
+) -> Result<Q::ResponseData, Unavailable> {
+    let Some(token) = auth.token() else {
+        auth.lapse();
+        return Err(Unavailable("your sign-in has ended; sign in again".into()));
+    };
+    match send::<Q>(variables, ("Authorization", format!("Bearer {token}"))).await {
+        Ok(data) => Ok(data),
+        Err(Failure::SignedOut) => {
+            auth.lapse();
+            Err(Unavailable("your sign-in has ended; sign in again".into()))
+        }
+        Err(Failure::Unavailable(why)) => Err(why),
+    }
+}
+
+enum Failure {
+    SignedOut,
+    Unavailable(Unavailable),
+}
+
+async fn send<Q: GraphQLQuery>(
+    variables: Q::Variables,
+    (header, value): (&str, String),
+) -> Result<Q::ResponseData, Failure> {
+    let unavailable = |why: String| Failure::Unavailable(Unavailable(why));
     let body = Q::build_query(variables);
     let response = gloo_net::http::Request::post("/graphql")
-        .header("Invitation-Token", link_token)
+        .header(header, &value)
         .json(&body)
-        .map_err(|e| Unavailable(e.to_string()))?
+        .map_err(|e| unavailable(e.to_string()))?
         .send()
         .await
-        .map_err(|_| Unavailable("the platform cannot be reached; check your connection".into()))?;
+        .map_err(|_| unavailable("the platform cannot be reached; check your connection".into()))?;
+    if response.status() == 401 {
+        return Err(Failure::SignedOut);
+    }
     if !response.ok() {
-        return Err(Unavailable(format!(
+        return Err(unavailable(format!(
             "the platform answered {} {}; try again in a moment",
             response.status(),
             response.status_text()
         )));
     }
     let answer: graphql_client::Response<Q::ResponseData> =
-        response.json().await.map_err(|e| Unavailable(e.to_string()))?;
+        response.json().await.map_err(|e| unavailable(e.to_string()))?;
     match (answer.data, answer.errors) {
         (Some(data), None) => Ok(data),
-        (_, Some(errors)) if !errors.is_empty() => Err(Unavailable(errors[0].message.clone())),
+        (_, Some(errors)) if !errors.is_empty() => Err(unavailable(errors[0].message.clone())),
         (Some(data), _) => Ok(data),
-        (None, _) => Err(Unavailable("the platform sent no answer".into())),
+        (None, _) => Err(unavailable("the platform sent no answer".into())),
     }
 }

@@ -242,6 +242,8 @@ struct AuthorizeRequest {
     nonce: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    /// Cognito's name for the provider a button asked for; the page preselects it.
+    identity_provider: Option<String>,
 }
 
 /// What the sign-in form posts back: the authorization request plus the chosen identity.
@@ -308,13 +310,17 @@ async fn authorize_page(State(p): State<Arc<DevOidc>>, Query(req): Query<Authori
         )
     })
     .collect();
+    let asked = req
+        .identity_provider
+        .as_deref()
+        .filter(|asked| PROVIDERS.contains(asked))
+        .unwrap_or(PROVIDERS[0]);
     let providers: String = PROVIDERS
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|p| {
             format!(
                 "<label><input type=radio name=provider value={p}{}> {p}</label> ",
-                if i == 0 { " checked" } else { "" }
+                if *p == asked { " checked" } else { "" }
             )
         })
         .collect();
@@ -346,6 +352,7 @@ async fn authorize(State(p): State<Arc<DevOidc>>, Form(form): Form<SignIn>) -> R
         nonce: None,
         code_challenge: Some(form.code_challenge.clone()),
         code_challenge_method: Some("S256".into()),
+        identity_provider: None,
     };
     if let Err(message) = check_request(&p, &request) {
         return bad_request(message);

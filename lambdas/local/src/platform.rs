@@ -41,6 +41,7 @@ use crate::dev_oidc::{DevOidc, LocalJwks};
 use crate::idempotency::SqliteIdempotency;
 use crate::pipeline::{EmailBuilder, Pipeline, ReadModelBuilder, SearchBuilder, SmtpRelay};
 use crate::server::{self, AppState};
+use crate::web_app::{Provider, SignIn};
 
 pub type LocalCommands = CommandService<VirtualEvent, SqliteEventRepository>;
 
@@ -201,14 +202,29 @@ pub async fn run(config: DevConfig) -> anyhow::Result<()> {
 /// trusts, and the blob store at this server's own address.
 fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) -> anyhow::Result<AppState> {
     let data_dir = &config.data_dir;
-    let (verifier, dev_oidc) = match &config.api.oidc_issuer {
+    let (verifier, dev_oidc, sign_in) = match &config.api.oidc_issuer {
         Some(issuer) => {
             let trust = Trust::new(
                 issuer,
                 config.api.oidc_audience.clone(),
                 config.api.oidc_jwks_url.clone(),
             );
-            (trust.verifier(platform.clock.clone()), None)
+            let sign_in = SignIn {
+                issuer: issuer.clone(),
+                client_id: config.api.oidc_audience.first().cloned().unwrap_or_default(),
+                // Cognito's names of its social providers.
+                providers: [
+                    ("Google", "Google"),
+                    ("Facebook", "Facebook"),
+                    ("Apple", "SignInWithApple"),
+                ]
+                .map(|(label, name)| Provider {
+                    label: label.into(),
+                    identity_provider: name.into(),
+                })
+                .into(),
+            };
+            (trust.verifier(platform.clock.clone()), None, sign_in)
         }
         None => {
             let provider = Arc::new(DevOidc::open(
@@ -225,7 +241,17 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
                 Box::new(LocalJwks(provider.clone())),
                 platform.clock.clone(),
             );
-            (verifier, Some(provider))
+            let sign_in = SignIn {
+                issuer: provider.settings().issuer,
+                client_id: crate::dev_oidc::CLIENT_ID.into(),
+                providers: crate::dev_oidc::PROVIDERS
+                    .map(|name| Provider {
+                        label: name.into(),
+                        identity_provider: name.into(),
+                    })
+                    .into(),
+            };
+            (verifier, Some(provider), sign_in)
         }
     };
     let host = if address.ip().is_unspecified() {
@@ -278,6 +304,6 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         dev_oidc,
         blobs,
         graphql,
-        web: Arc::new(crate::web_app::WebApp::new(&config.web_dir)),
+        web: Arc::new(crate::web_app::WebApp::new(&config.web_dir, sign_in)),
     })
 }

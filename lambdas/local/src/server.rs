@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
     }
     Router::new()
         .route("/health", get(health))
+        .route("/config.json", get(crate::web_app::config))
         .nest("/dev", dev)
         .nest(
             "/api",

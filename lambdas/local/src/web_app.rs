@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use crate::server::AppState;
 
@@ -23,11 +24,35 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wa
 #[derive(Debug, Clone)]
 pub struct WebApp {
     dir: PathBuf,
+    sign_in: SignIn,
+}
+
+/// Where the app sends people to sign in: the app reads it from `/config.json` (on AWS the CDK
+/// stack writes the same file next to the app), so one build serves every deployment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignIn {
+    /// The OpenID Connect issuer; the app reads its endpoints from the issuer's discovery.
+    pub issuer: String,
+    pub client_id: String,
+    /// One button each, in this order.
+    pub providers: Vec<Provider>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub label: String,
+    /// Sent as `identity_provider`, Cognito's way of skipping its own chooser.
+    pub identity_provider: String,
 }
 
 impl WebApp {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    pub fn new(dir: impl Into<PathBuf>, sign_in: SignIn) -> Self {
+        Self {
+            dir: dir.into(),
+            sign_in,
+        }
     }
 
     pub fn is_built(&self) -> bool {
@@ -109,6 +134,15 @@ pub async fn serve(State(state): State<AppState>, method: Method, uri: Uri, head
         );
     }
     response
+}
+
+/// The app's settings of this deployment: never cached, so a changed issuer takes effect.
+pub async fn config(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        axum::Json(serde_json::json!({ "signIn": state.web.sign_in })),
+    )
+        .into_response()
 }
 
 /// `name` when it is a file of the app's folder: one plain file name, nothing above or below.

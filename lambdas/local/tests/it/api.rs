@@ -82,7 +82,7 @@ impl Api {
         }
     }
 
-    async fn get(&self, path: &str, token: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None, &[]).await
     }
 

@@ -98,3 +98,20 @@ fn the_lambdas_do_link_their_aws_crates() {
         assert!(crates.contains(name), "slsplay-aws: no {name} in {crates:?}");
     }
 }
+
+/// The field rules compile to wasm for the web app, so they stay apart from the aggregate's
+/// machinery: only serde, chrono (without the host clock), chrono-tz and url.
+#[test]
+fn the_field_rules_the_web_app_shares_link_only_small_pure_crates() {
+    let direct = linked("slsplay-rules", Some(1));
+    let expected: BTreeSet<String> = ["slsplay-rules", "serde", "chrono", "chrono-tz", "url"]
+        .map(String::from)
+        .into();
+    assert_eq!(direct, expected);
+    let web: String =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/Cargo.toml")).unwrap();
+    assert!(
+        web.contains("slsplay-rules = { path = \"../aggregates/rules\", default-features = false }"),
+        "the web app takes the rules without the IANA database"
+    );
+}

@@ -53,8 +53,27 @@ impl Dev {
 
     /// Starts `slsplay dev` with extra environment variables.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, 0, env)
+    }
+
+    /// Starts `slsplay dev` on a free port that is also its public URL, as a browser needs it:
+    /// the sign-in's issuer and the email links name that address. The URL is returned for
+    /// `slsplay dev-token --public-url`.
+    pub fn start_public(data_dir: &Path, env: &[(&str, &str)]) -> (Self, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut env = env.to_vec();
+        env.push(("SLSPLAY_PUBLIC_URL", &url));
+        (Self::spawn(data_dir, port, &env), url)
+    }
+
+    fn spawn(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
         let mut child = slsplay()
-            .args(["dev", "--port", "0", "--data-dir"])
+            .args(["dev", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -105,23 +105,50 @@ fn without_a_built_app_the_platform_says_how_to_build_it() {
     assert_eq!(dev.get("/health").0, 200);
 }
 
-/// The guest's flow in Debian's chromium through playwright-core (`web/e2e/guest.js`), against
-/// the app as `.ci/build-web` built it: the emailed link opens the invitation without an
-/// account, Accept shows the meeting link, Decline hides it, at 360 and 1280 px, and the token
-/// never leaves the browser but in its header. Screenshots land in TARGET_DIR/tmp/e2e-artifacts.
-#[tokio::test]
-async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declines_in_a_browser() {
+/// The built app and the browser tools the browser tests need (the README's test command
+/// makes both).
+fn browser_tools() -> (std::path::PathBuf, std::path::PathBuf) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dist = root.join("web/dist");
     assert!(
         dist.join("index.html").is_file(),
         "the web app is not built: run .ci/build-web (the README's test command does)"
     );
-    let tools = root.join(".e2e-tools");
     assert!(
-        tools.join("node_modules/playwright-core").is_dir(),
+        root.join(".e2e-tools/node_modules/playwright-core").is_dir(),
         "no browser tools: run .ci/setup (the README's test command does)"
     );
+    (root, dist)
+}
+
+/// Runs `web/e2e/SCRIPT ARG ARTIFACTS` in node; screenshots land in
+/// TARGET_DIR/tmp/e2e-artifacts.
+fn run_in_browser(root: &std::path::Path, script: &str, arg: &str) -> std::path::PathBuf {
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let run = std::process::Command::new("node")
+        .arg(root.join("web/e2e").join(script))
+        .arg(arg)
+        .arg(&artifacts)
+        .env("SLSPLAY_E2E_TOOLS", root.join(".e2e-tools"))
+        .output()
+        .expect("node runs (the README's test command installs it)");
+    assert!(
+        run.status.success(),
+        "{script} failed in the browser: {}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    artifacts
+}
+
+/// The guest's flow in Debian's chromium through playwright-core (`web/e2e/guest.js`), against
+/// the app as `.ci/build-web` built it: the emailed link opens the invitation without an
+/// account, Accept shows the meeting link, Decline hides it, at 360 and 1280 px, and the token
+/// never leaves the browser but in its header.
+#[tokio::test]
+async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declines_in_a_browser() {
+    let (root, dist) = browser_tools();
     let data = tempfile::tempdir().unwrap();
     let dev = Dev::start_with(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
     let api = crate::api::Api::new(&dev);
@@ -149,21 +176,41 @@ async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declin
         "http://127.0.0.1:{}/events/{event_id}/invitation#{link_token}",
         dev.port
     );
-
-    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let run = std::process::Command::new("node")
-        .arg(root.join("web/e2e/guest.js"))
-        .arg(&link)
-        .arg(&artifacts)
-        .env("SLSPLAY_E2E_TOOLS", &tools)
-        .output()
-        .expect("node runs (the README's test command installs it)");
-    assert!(
-        run.status.success(),
-        "the guest's flow failed in the browser: {}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let artifacts = run_in_browser(&root, "guest.js", &link);
     assert!(artifacts.join("invitation-accepted-360x800.png").is_file());
+}
+
+/// The organizer's flow (`web/e2e/organizer.js`): sign in with PKCE at the development
+/// provider from a guarded page and land back on it, create an event (a field the rules refuse
+/// is shown before sending), publish, invite with an invalid address in the preview, revoke,
+/// at 360 and 1280 px. What the browser did is then checked where it lands: the read model and
+/// the outbox.
+#[tokio::test]
+async fn an_organizer_signs_in_creates_publishes_invites_and_revokes_in_a_browser() {
+    let (root, dist) = browser_tools();
+    let data = tempfile::tempdir().unwrap();
+    let (dev, base) = Dev::start_public(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
+    let artifacts = run_in_browser(&root, "organizer.js", &base);
+    assert!(artifacts.join("organizer-guests-1280x800.png").is_file());
+
+    let api = crate::api::Api::new(&dev);
+    for who in ["olivia.360x800@example.com", "olivia.1280x800@example.com"] {
+        let organizer = crate::support::token(data.path(), who, &["--public-url", &base]);
+        let mine = api.get("/api/events", &organizer).await;
+        assert_eq!(mine.status, 200, "{}", mine.body);
+        let events = mine.body["items"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{who}: {}", mine.body);
+        assert_eq!(events[0]["status"], "published");
+        let event_id = events[0]["event_id"].as_str().unwrap();
+        let event = api.get(&format!("/api/events/{event_id}"), &organizer).await.body;
+        assert_eq!(event["title"], "Founders evening");
+        assert_eq!(event["time_zone"], "America/New_York");
+        assert_eq!(event["capacity"], 40);
+        // Picked as 19:30 in New York, whatever the browser's own zone (Madrid) and season.
+        let starts: chrono::DateTime<chrono::Utc> = event["starts_at"].as_str().unwrap().parse().unwrap();
+        let local = starts.with_timezone(&chrono_tz::America::New_York);
+        assert_eq!(local.format("%H:%M").to_string(), "19:30", "{event}");
+        // Ann's invitation went out; it opens the page the browser test shows guests.
+        crate::api::invitation_token(&api, "ann@example.com", event_id).await;
+    }
 }

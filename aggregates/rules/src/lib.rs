@@ -1,8 +1,7 @@
-//! Validation rules shared by every entry point (domain, REST API, GraphQL): each rule names the
-//! field it checks, and a command reports all failing fields at once.
+//! The field rules of every entry point (domain, REST API, GraphQL, and the web app compiled to
+//! wasm): each rule names the field it checks, and a command reports all failing fields at once.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -136,8 +135,10 @@ pub fn invite_count(n: usize) -> Result<(), String> {
 }
 
 /// An IANA time zone name such as `Europe/Paris`.
+#[cfg(feature = "time-zones")]
 pub fn time_zone(raw: &str) -> Result<String, String> {
-    chrono_tz::Tz::from_str(raw.trim())
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_owned())
         .map_err(|_| format!("`{raw}` is not an IANA time zone (like Europe/Paris)"))
 }
@@ -265,7 +266,7 @@ pub fn currency(raw: &str) -> Result<String, String> {
 }
 
 /// Active ISO 4217 codes (sorted, for binary search).
-const ISO_4217: &[&str] = &[
+pub const ISO_4217: &[&str] = &[
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD",
     "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY",
     "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP",
