@@ -5,6 +5,8 @@
 const path = require('path');
 const { chromium } = require(path.join(process.env.SLSPLAY_E2E_TOOLS, 'node_modules', 'playwright-core'));
 
+const { checkA11y } = require('./a11y');
+
 const [link, artifacts] = process.argv.slice(2);
 const fail = (why) => { throw new Error(why); };
 
@@ -12,7 +14,9 @@ const fail = (why) => { throw new Error(why); };
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
     for (const [name, viewport] of [['360x800', { width: 360, height: 800 }], ['1280x800', { width: 1280, height: 800 }]]) {
-      const page = await browser.newPage({ viewport });
+      // axe needs a page of its own context.
+      const context = await browser.newContext({ viewport });
+      const page = await context.newPage();
       const leaks = [];
       page.on('request', (r) => {
         const token = new URL(link).hash.slice(1);
@@ -26,12 +30,14 @@ const fail = (why) => { throw new Error(why); };
       // The test's event starts in 30 days.
       await page.getByText(/^Starts in (29|30) days(, \d+ hours?)?$/).waitFor();
       await page.screenshot({ path: path.join(artifacts, `invitation-${name}.png`), fullPage: true });
+      await checkA11y(page, `the invitation at ${name}`);
 
       await page.getByRole('button', { name: 'Accept' }).click();
       await page.getByText('You are attending.').waitFor({ timeout: 15000 });
       const join = page.getByRole('link', { name: 'https://meet.example/founders' });
       await join.waitFor();
       await page.screenshot({ path: path.join(artifacts, `invitation-accepted-${name}.png`), fullPage: true });
+      await checkA11y(page, `the accepted invitation at ${name}`);
 
       await page.getByRole('button', { name: 'Decline' }).click();
       await page.getByText('You declined.').waitFor({ timeout: 15000 });
@@ -39,7 +45,7 @@ const fail = (why) => { throw new Error(why); };
 
       if (leaks.length) fail(`the token left the browser outside its header: ${leaks.join(', ')}`);
       if (errors.length) fail(`errors on the page: ${errors.join('; ')}`);
-      await page.close();
+      await context.close();
     }
   } finally {
     await browser.close();

@@ -7,6 +7,8 @@
 const path = require('path');
 const { chromium } = require(path.join(process.env.SLSPLAY_E2E_TOOLS, 'node_modules', 'playwright-core'));
 
+const { checkA11y } = require('./a11y');
+
 const [base, artifacts] = process.argv.slice(2);
 const fail = (why) => { throw new Error(why); };
 
@@ -17,8 +19,13 @@ const inAMonth = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 10);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
     for (const [name, viewport] of [['360x800', { width: 360, height: 800 }], ['1280x800', { width: 1280, height: 800 }]]) {
-      const page = await browser.newPage({ viewport, timezoneId: 'Europe/Madrid' });
-      const shot = (step) => page.screenshot({ path: path.join(artifacts, `organizer-${step}-${name}.png`), fullPage: true });
+      // axe needs a page of its own context.
+      const context = await browser.newContext({ viewport, timezoneId: 'Europe/Madrid' });
+      const page = await context.newPage();
+      const shot = async (step) => {
+        await page.screenshot({ path: path.join(artifacts, `organizer-${step}-${name}.png`), fullPage: true });
+        await checkA11y(page, `${step} at ${name}`);
+      };
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
 
@@ -90,7 +97,7 @@ const inAMonth = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 10);
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor();
       if (errors.length) fail(`errors on the page: ${errors.join('; ')}`);
-      await page.close();
+      await context.close();
     }
   } finally {
     await browser.close();
