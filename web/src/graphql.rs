@@ -97,6 +97,18 @@ pub struct InvitationPage;
 )]
 pub struct AnswerInvitation;
 
+/// The `(field, message)` pairs of a payload's `userErrors` (each operation has types of its
+/// own, so a macro rather than a function).
+macro_rules! user_errors {
+    ($payload:expr) => {
+        $payload
+            .user_errors
+            .iter()
+            .map(|e| (e.field.as_deref(), e.message.as_str()))
+    };
+}
+pub(crate) use user_errors;
+
 /// Why an operation has no answer: the API could not be reached or refused the operation.
 /// Never shown as "not found".
 #[derive(Debug, Clone, PartialEq)]

@@ -46,16 +46,18 @@ struct Discovery {
 struct Pending {
     state: String,
     verifier: String,
+    /// Must come back inside the ID token: a token minted for another sign-in is refused.
+    nonce: String,
     return_to: String,
     token_endpoint: String,
     client_id: String,
     redirect_uri: String,
 }
 
+/// The ID token names the person (email, name), which the API links invitations by.
 #[derive(Debug, Deserialize)]
 struct Tokens {
     id_token: Option<String>,
-    access_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +104,7 @@ async fn start(config: SignInConfig, provider: Provider, return_to: String) -> R
     let pending = Pending {
         state: pkce::random()?,
         verifier: pkce::random()?,
+        nonce: pkce::random()?,
         return_to: pkce::safe_return(&return_to).to_owned(),
         token_endpoint: discovery.token_endpoint,
         client_id: config.client_id,
@@ -115,7 +118,7 @@ async fn start(config: SignInConfig, provider: Provider, return_to: String) -> R
         encode(&pending.redirect_uri),
         encode("openid email profile"),
         encode(&pending.state),
-        pkce::random()?,
+        encode(&pending.nonce),
         pkce::challenge(&pending.verifier),
         encode(&provider.identity_provider),
     );
@@ -273,11 +276,13 @@ async fn exchange(code: String, state: String) -> Result<(String, String), Strin
         return Err(format!("signing in failed: {why}"));
     }
     let tokens: Tokens = response.json().await.map_err(|e| e.to_string())?;
-    // The ID token names the person (email, name), which the API links invitations by.
-    let token = tokens
-        .id_token
-        .or(tokens.access_token)
-        .ok_or_else(|| "the sign-in service sent no token".to_owned())?;
+    let Some(token) = tokens.id_token else {
+        return Err("the sign-in service sent no ID token".into());
+    };
+    let nonce = pkce::payload(&token).and_then(|claims| claims["nonce"].as_str().map(str::to_owned));
+    if nonce.as_deref() != Some(pending.nonce.as_str()) {
+        return Err("the sign-in service sent a token of another sign-in; start again".into());
+    }
     Ok((token, pending.return_to))
 }
 

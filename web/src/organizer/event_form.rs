@@ -7,7 +7,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::forms::{EventFields, EventForm, FieldErrors, show_price};
-use crate::graphql::{self, CreateEvent, ManagedEvent, Unavailable, UpdateEvent};
+use crate::graphql::{self, CreateEvent, ManagedEvent, Unavailable, UpdateEvent, user_errors};
 use crate::pkce;
 use crate::session::Auth;
 use crate::sign_in::RequireSignIn;
@@ -125,12 +125,7 @@ fn NewEvent() -> impl IntoView {
             )
             .await?;
             let payload = data.create_event;
-            let errors = FieldErrors::from_api(
-                payload
-                    .user_errors
-                    .iter()
-                    .map(|e| (e.field.as_deref(), e.message.as_str())),
-            );
+            let errors = FieldErrors::from_api(user_errors!(payload));
             Ok::<_, Unavailable>((payload.event_id, errors))
         }
     });
@@ -205,12 +200,7 @@ fn EditEvent() -> impl IntoView {
                 },
             )
             .await?;
-            Ok::<_, Unavailable>(FieldErrors::from_api(
-                data.update_event
-                    .user_errors
-                    .iter()
-                    .map(|e| (e.field.as_deref(), e.message.as_str())),
-            ))
+            Ok::<_, Unavailable>(FieldErrors::from_api(user_errors!(data.update_event)))
         }
     });
     Effect::new(move |_| {

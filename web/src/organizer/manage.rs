@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::forms::{preview_invites, show_price};
 use crate::graphql::{
-    self, CancelEvent, InviteGuests, ManagedEvent, PublishEvent, RevokeInvitation, Unavailable,
+    self, CancelEvent, InviteGuests, ManagedEvent, PublishEvent, RevokeInvitation, Unavailable, user_errors,
 };
 use crate::pkce;
 use crate::session::Auth;
@@ -147,12 +147,7 @@ fn EventView(event: Event, guests: Vec<Guest>, drafts: Drafts, refresh: Callback
             },
         )
         .await?;
-        let refused = refusal(
-            data.publish_event
-                .user_errors
-                .iter()
-                .map(|e| (e.field.as_deref(), e.message.as_str())),
-        );
+        let refused = refusal(user_errors!(data.publish_event));
         if refused.is_none() {
             refresh.run(());
         }
@@ -258,12 +253,7 @@ fn Invite(
                     },
                 )
                 .await?;
-                refused = refusal(
-                    data.invite_guests
-                        .user_errors
-                        .iter()
-                        .map(|e| (e.field.as_deref(), e.message.as_str())),
-                );
+                refused = refusal(user_errors!(data.invite_guests));
                 if refused.is_some() {
                     break;
                 }
@@ -352,12 +342,7 @@ fn GuestList(event_id: String, guests: Vec<Guest>, refresh: Callback<()>) -> imp
                 },
             )
             .await?;
-            let refused = refusal(
-                data.revoke_invitation
-                    .user_errors
-                    .iter()
-                    .map(|e| (e.field.as_deref(), e.message.as_str())),
-            );
+            let refused = refusal(user_errors!(data.revoke_invitation));
             refresh.run(());
             Ok::<_, Unavailable>(refused)
         }
@@ -415,12 +400,7 @@ fn Cancel(event_id: String, drafts: Drafts, refresh: Callback<()>) -> impl IntoV
                 },
             )
             .await?;
-            let refused = refusal(
-                data.cancel_event
-                    .user_errors
-                    .iter()
-                    .map(|e| (e.field.as_deref(), e.message.as_str())),
-            );
+            let refused = refusal(user_errors!(data.cancel_event));
             if refused.is_none() {
                 refresh.run(());
             }
