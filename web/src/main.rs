@@ -74,6 +74,5 @@ fn App() -> impl IntoView {
 }
 
 fn main() {
-    console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
 }
