@@ -5,40 +5,38 @@ use std::collections::HashSet;
 
 use slsplay_rules as rules;
 
-/// Messages by form field (`title`, `ticketPrice.currency`, ...), in the order found.
+/// Messages by form field (`title`, `ticketPrice.currency`, ...), in the order found: the
+/// rules' own list, under the form's (GraphQL's) field names.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldErrors(pub Vec<(String, String)>);
+pub struct FieldErrors(pub rules::ValidationErrors);
 
 impl FieldErrors {
     pub fn get(&self, field: &str) -> Option<String> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone())
+        self.0
+            .0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|message| self.0.push((field.to_owned(), message)))
-            .ok()
+    /// The first failing field's name.
+    pub fn first_field(&self) -> Option<String> {
+        self.0.0.first().map(|e| e.field.clone())
     }
 
     /// The API's user errors, by the form's names (`input.startsAt` is `startsAt`); errors
     /// without a field go under `""`.
     pub fn from_api<'a>(errors: impl IntoIterator<Item = (Option<&'a str>, &'a str)>) -> Self {
-        Self(
-            errors
-                .into_iter()
-                .map(|(field, message)| {
-                    let field = field.unwrap_or_default();
-                    (
-                        field.strip_prefix("input.").unwrap_or(field).to_owned(),
-                        message.to_owned(),
-                    )
-                })
-                .collect(),
-        )
+        let mut found = rules::ValidationErrors::default();
+        for (field, message) in errors {
+            let field = field.unwrap_or_default();
+            found.add(field.strip_prefix("input.").unwrap_or(field), message);
+        }
+        Self(found)
     }
 }
 
@@ -72,7 +70,7 @@ pub struct EventFields {
 
 impl EventForm {
     pub fn check(&self, now_ms: f64, starts_ms: f64) -> Result<EventFields, FieldErrors> {
-        let mut errors = FieldErrors::default();
+        let mut errors = rules::ValidationErrors::default();
         let title = errors.check("title", rules::title(&self.title));
         let description = errors.check("description", rules::description(&self.description));
         let starts_at = errors.check(
@@ -124,8 +122,7 @@ impl EventForm {
                         },
                     );
                     for e in found.0 {
-                        let field = e.field.replace("amount_minor", "amountMinor");
-                        errors.0.push((field, e.message));
+                        errors.add(e.field.replace("amount_minor", "amountMinor"), e.message);
                     }
                     money.map(Some)
                 }
@@ -162,7 +159,7 @@ impl EventForm {
                 price,
                 meeting_url,
             }),
-            _ => Err(errors),
+            _ => Err(FieldErrors(errors)),
         }
     }
 }
@@ -224,19 +221,24 @@ pub fn minor_units(text: &str, currency: &str) -> Result<u64, String> {
         .ok_or_else(|| "is too large".to_owned())
 }
 
-/// A price in minor units as people read it: `25.00 EUR`.
-pub fn show_price(amount_minor: i64, currency: &str) -> String {
+/// A price in minor units as people type it: `25.00` (what `minor_units` reads back).
+pub fn amount_text(amount_minor: i64, currency: &str) -> String {
     let places = decimals(currency);
     if places == 0 {
-        return format!("{amount_minor} {currency}");
+        return amount_minor.to_string();
     }
     let scale = 10i64.pow(places);
     format!(
-        "{}.{:0width$} {currency}",
+        "{}.{:0width$}",
         amount_minor / scale,
         amount_minor % scale,
         width = places as usize
     )
+}
+
+/// A price in minor units as people read it: `25.00 EUR`.
+pub fn show_price(amount_minor: i64, currency: &str) -> String {
+    format!("{} {currency}", amount_text(amount_minor, currency))
 }
 
 /// What pasting addresses into the invite box would do, before anything is sent.
@@ -333,7 +335,7 @@ mod tests {
             ..form()
         };
         let errors = bad.check(0.0, 1.0).unwrap_err();
-        let fields: Vec<&str> = errors.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = errors.0.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
@@ -384,6 +386,7 @@ mod tests {
         assert!(minor_units("99999999999999999999", "EUR").is_err());
         assert_eq!(show_price(2550, "EUR"), "25.50 EUR");
         assert_eq!(show_price(3000, "JPY"), "3000 JPY");
+        assert_eq!(minor_units(&amount_text(2550, "EUR"), "EUR"), Ok(2550));
     }
 
     #[test]

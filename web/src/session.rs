@@ -52,7 +52,8 @@ pub struct Auth {
     lapsed: RwSignal<bool>,
 }
 
-fn storage() -> Option<web_sys::Storage> {
+/// This tab's sessionStorage, where the session and a pending sign-in live.
+pub fn storage() -> Option<web_sys::Storage> {
     window().session_storage().ok().flatten()
 }
 

@@ -86,10 +86,7 @@ fn encode(value: &str) -> String {
 }
 
 fn storage() -> Result<web_sys::Storage, String> {
-    window()
-        .session_storage()
-        .ok()
-        .flatten()
+    crate::session::storage()
         .ok_or_else(|| "this browser keeps no session storage, which signing in needs".to_owned())
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::forms::{EventFields, EventForm, FieldErrors, show_price};
+use crate::forms::{EventFields, EventForm, FieldErrors, amount_text};
 use crate::graphql::{self, CreateEvent, ManagedEvent, Unavailable, UpdateEvent, user_errors};
 use crate::pkce;
 use crate::session::Auth;
@@ -57,10 +57,7 @@ impl Inputs {
             .capacity
             .set(event.capacity.map(|c| c.to_string()).unwrap_or_default());
         if let Some(price) = &event.ticket_price {
-            let shown = show_price(price.amount_minor, &price.currency);
-            inputs
-                .price
-                .set(shown.split(' ').next().unwrap_or_default().to_owned());
+            inputs.price.set(amount_text(price.amount_minor, &price.currency));
             inputs.currency.set(price.currency.clone());
         }
         inputs
@@ -300,7 +297,7 @@ fn EventFormView(
             Err(errors) => {
                 local.set(errors);
                 // Focus moves to the first field to fix.
-                if let Some((field, _)) = local.with_untracked(|l| l.0.first().cloned()) {
+                if let Some(field) = local.with_untracked(FieldErrors::first_field) {
                     let id = match field.as_str() {
                         "startsAt" => "date".to_owned(),
                         "ticketPrice.amountMinor" => "price".to_owned(),
@@ -369,7 +366,7 @@ fn EventFormView(
             {move || {
                 let general = match server.get() {
                     Err(why) => Some(why),
-                    Ok(errors) => errors.0.iter().find(|(f, _)| f.is_empty()).map(|(_, m)| m.clone()),
+                    Ok(errors) => errors.get(""),
                 };
                 general.map(|why| view! { <p class="error" role="alert">{why}</p> })
             }}
