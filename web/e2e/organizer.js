@@ -1,16 +1,51 @@
 // The organizer's flow in a real browser (Debian's chromium driven by playwright-core), at a
 // phone's and a desktop's width: sign in through the development provider, see the empty list,
-// create an event (a refused field is shown next to it before anything is sent), publish it,
+// create an event (a refused field is shown next to it before anything is sent), upload a cover
+// photo over a throttled connection (the progress bar moves), publish it,
 // invite with one invalid address shown in the preview, revoke a pending invitation.
 // Run by lambdas/local/tests/it/web_app.rs; screenshots go to ARTIFACTS.
 // Usage: node organizer.js BASE_URL ARTIFACTS
 const path = require('path');
 const { chromium } = require(path.join(process.env.SLSPLAY_E2E_TOOLS, 'node_modules', 'playwright-core'));
 
+const zlib = require('zlib');
 const { checkA11y } = require('./a11y');
 
 const [base, artifacts] = process.argv.slice(2);
 const fail = (why) => { throw new Error(why); };
+
+// A real PNG of noise (it does not compress), big enough that a throttled upload takes a while.
+function noisePng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'ascii');
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, tail]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let i = 0; i < rows.length; i++) rows[i] = i % (width * 3 + 1) === 0 ? 0 : Math.floor(Math.random() * 256);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+const cover = { name: 'cover.png', mimeType: 'image/png', buffer: noisePng(480, 270) };
 
 // A date 30 days ahead, as a date input takes it.
 const inAMonth = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 10);
@@ -64,6 +99,34 @@ const inAMonth = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 10);
       await page.getByText('Draft', { exact: true }).waitFor();
       await page.getByText(/7:30\sPM EST|7:30\sPM GMT-5/).first().waitFor();
 
+      // A file the rules refuse is named before anything is sent.
+      await page.getByLabel('Choose a cover photo').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') });
+      await page.getByText(/^notes.txt: must be one of/).waitFor();
+      // The photo goes up over a slow connection: the bar shows how far it got.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 128 * 1024 });
+      await page.evaluate(() => {
+        window.progressSeen = [];
+        const watch = setInterval(() => {
+          const bar = document.querySelector('progress');
+          if (bar) window.progressSeen.push(Number(bar.value));
+        }, 50);
+        window.stopWatching = () => clearInterval(watch);
+      });
+      await page.getByLabel('Choose a cover photo').setInputFiles(cover);
+      await page.getByRole('progressbar', { name: 'Uploading the cover photo' }).waitFor();
+      if (name === '360x800') await shot('uploading');
+      await page.getByText('Uploaded. Guests see it now.').waitFor({ timeout: 30000 });
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      const seen = await page.evaluate(() => { window.stopWatching(); return window.progressSeen; });
+      if (!seen.some((v) => v > 0 && v < 100)) fail(`the progress bar never moved: ${JSON.stringify(seen)}`);
+      // The photo now comes from the blob store, through the read model.
+      await page.reload();
+      const img = page.getByRole('img', { name: 'The cover photo' });
+      await img.waitFor();
+      const served = await img.evaluate((el) => el.complete && el.naturalWidth === 480 && el.currentSrc.includes('/blobs/'));
+      if (!served) fail(`the cover photo is not served: ${await img.getAttribute('src')}`);
       await page.getByRole('button', { name: 'Publish' }).click();
       await page.getByText('Published', { exact: true }).waitFor({ timeout: 15000 });
 

@@ -82,6 +82,24 @@ pub struct CancelEvent;
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/presign_upload.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct PresignUpload;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/attach_media.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct AttachMedia;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
     query_path = "graphql/invitation_page.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone"

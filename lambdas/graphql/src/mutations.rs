@@ -30,6 +30,17 @@ pub struct EventPayload {
     via_invitation_link: bool,
 }
 
+impl EventPayload {
+    fn refused(user_errors: Vec<UserError>) -> Self {
+        Self {
+            event_id: None,
+            version: None,
+            user_errors,
+            via_invitation_link: false,
+        }
+    }
+}
+
 #[Object]
 impl EventPayload {
     async fn event_id(&self) -> Option<&str> {
@@ -102,6 +113,66 @@ pub struct UpdateEventInput {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum MediaKind {
+    /// JPEG, PNG or WebP up to 10 MiB.
+    Photo,
+    /// MP4 or WebM up to 200 MiB.
+    Video,
+}
+
+impl MediaKind {
+    fn rest_name(self) -> &'static str {
+        match self {
+            Self::Photo => "photo",
+            Self::Video => "video",
+        }
+    }
+}
+
+/// One form field of a presigned upload, sent before the file.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// Where the browser uploads: POST `url` as multipart/form-data with `fields` in order, then
+/// the file as the last part named `file`; then `attachMedia` with `objectKey`.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct UploadForm {
+    pub url: String,
+    pub fields: Vec<FormField>,
+    pub object_key: String,
+    /// RFC 3339; the form is refused after it.
+    pub expires_at: String,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct UploadPayload {
+    /// Null when refused.
+    pub upload: Option<UploadForm>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl UploadForm {
+    fn from_rest(body: &Value) -> Option<Self> {
+        let form: slsplay_api::blobs::UploadForm = serde_json::from_value(body.clone()).ok()?;
+        Some(Self {
+            url: form.url,
+            fields: form
+                .fields
+                .into_iter()
+                .map(|(name, value)| FormField { name, value })
+                .collect(),
+            object_key: form.object_key,
+            expires_at: form.expires_at.to_rfc3339(),
+            max_bytes: form.max_bytes,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum RsvpAnswer {
     Accept,
     Decline,
@@ -162,6 +233,20 @@ impl Call<'_> {
 }
 
 async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
+    let via_invitation_link = call.invitation_token.is_some();
+    Ok(match ask(ctx, call).await? {
+        Ok(body) => EventPayload {
+            event_id: body["event_id"].as_str().map(str::to_owned),
+            version: body["version"].as_i64(),
+            user_errors: Vec::new(),
+            via_invitation_link,
+        },
+        Err(user_errors) => EventPayload::refused(user_errors),
+    })
+}
+
+/// Sends one call: the API's answer, or what it refused as user errors.
+async fn ask(ctx: &Context<'_>, call: Call<'_>) -> Result<Result<Value, Vec<UserError>>> {
     let viewer = ctx.data::<Viewer>()?;
     let services = ctx.data::<Services>()?;
     // The payload, and the next mutation of the operation, must read what this one changed.
@@ -188,16 +273,11 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
             } else {
                 "invitationToken"
             };
-            return Ok(EventPayload {
-                event_id: None,
-                version: None,
-                user_errors: vec![UserError {
-                    field: Some(field.to_owned()),
-                    message: "must be visible ASCII characters".to_owned(),
-                    code: "invalid-request".to_owned(),
-                }],
-                via_invitation_link: false,
-            });
+            return Ok(Err(vec![UserError {
+                field: Some(field.to_owned()),
+                message: "must be visible ASCII characters".to_owned(),
+                code: "invalid-request".to_owned(),
+            }]));
         }
     }
     let answer = services
@@ -212,12 +292,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
         .await
         .map_err(|e| super::types::unavailable(ErrorChain(&e)))?;
     match answer {
-        CommandAnswer::Done(body) => Ok(EventPayload {
-            event_id: body["event_id"].as_str().map(str::to_owned),
-            version: body["version"].as_i64(),
-            user_errors: Vec::new(),
-            via_invitation_link: call.invitation_token.is_some(),
-        }),
+        CommandAnswer::Done(body) => Ok(Ok(body)),
         CommandAnswer::Refused { status: 401, problem } => Err(super::types::unauthenticated(
             problem["detail"].as_str().unwrap_or("sign in first"),
         )),
@@ -237,7 +312,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
                     code: code.clone(),
                 })
                 .collect();
-            let user_errors = if fields.is_empty() {
+            Ok(Err(if fields.is_empty() {
                 vec![UserError {
                     field: None,
                     message: problem["detail"].as_str().unwrap_or("refused").to_owned(),
@@ -245,13 +320,7 @@ async fn run(ctx: &Context<'_>, call: Call<'_>) -> Result<EventPayload> {
                 }]
             } else {
                 fields
-            };
-            Ok(EventPayload {
-                event_id: None,
-                version: None,
-                user_errors,
-                via_invitation_link: false,
-            })
+            }))
         }
     }
 }
@@ -410,6 +479,50 @@ impl Mutation {
             Method::DELETE,
             event_path(&event_id, &format!("/invitations/{}", urlencode(&invitation_id))),
         );
+        run(ctx, call).await
+    }
+
+    /// A presigned upload for the event's cover photo or video; the file goes straight to the
+    /// blob store, never through GraphQL.
+    async fn presign_upload(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        kind: MediaKind,
+        content_type: String,
+    ) -> Result<UploadPayload> {
+        let call = Call {
+            body: Some(json!({ "kind": kind.rest_name(), "content_type": content_type })),
+            ..Call::to(Method::POST, event_path(&event_id, "/media/uploads"))
+        };
+        Ok(match ask(ctx, call).await? {
+            Ok(body) => UploadPayload {
+                upload: Some(UploadForm::from_rest(&body).ok_or_else(|| {
+                    super::types::unavailable("the command API answered an unreadable upload form")
+                })?),
+                user_errors: Vec::new(),
+            },
+            Err(user_errors) => UploadPayload {
+                upload: None,
+                user_errors,
+            },
+        })
+    }
+
+    /// Makes an uploaded file the event's cover photo or video (it replaces the one before).
+    async fn attach_media(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        kind: MediaKind,
+        object_key: String,
+        #[graphql(validator(minimum = 1))] expected_version: Option<i32>,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            body: Some(json!({ "kind": kind.rest_name(), "object_key": object_key })),
+            if_match: expected_version,
+            ..Call::to(Method::POST, event_path(&event_id, "/media"))
+        };
         run(ctx, call).await
     }
 

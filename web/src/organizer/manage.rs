@@ -7,6 +7,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::media::{Media, Upload};
 use crate::forms::{preview_invites, show_price};
 use crate::graphql::{
     self, CancelEvent, InviteGuests, ManagedEvent, PublishEvent, RevokeInvitation, Unavailable, user_errors,
@@ -76,6 +77,8 @@ fn Manage() -> impl IntoView {
         invited: RwSignal::new(None),
         cancel_open: RwSignal::new(false),
         cancel_message: RwSignal::new(String::new()),
+        photo: Upload::new(),
+        video: Upload::new(),
     };
     if let Ok(ticking) = set_interval_with_handle(
         move || {
@@ -117,11 +120,13 @@ struct Drafts {
     invited: RwSignal<Option<String>>,
     cancel_open: RwSignal<bool>,
     cancel_message: RwSignal<String>,
+    photo: Upload,
+    video: Upload,
 }
 
 impl Drafts {
-    /// The live refresh waits while someone types here or has a field focused: rendering the
-    /// page anew would move their focus.
+    /// The live refresh waits while someone types here, has a field focused or uploads:
+    /// rendering the page anew would move their focus.
     fn typing(&self) -> bool {
         let in_field = document()
             .active_element()
@@ -129,6 +134,8 @@ impl Drafts {
         in_field
             || !self.emails.with_untracked(String::is_empty)
             || !self.cancel_message.with_untracked(String::is_empty)
+            || self.photo.busy()
+            || self.video.busy()
     }
 }
 
@@ -181,7 +188,7 @@ fn EventView(event: Event, guests: Vec<Guest>, drafts: Drafts, refresh: Callback
     let draft = matches!(status, Status::DRAFT);
     view! {
         <article class="manage">
-            {event.cover_photo_url.clone().map(|src| view! { <img class="cover" src=src alt=""/> })}
+            {(cancelled || started).then(|| event.cover_photo_url.clone().map(|src| view! { <img class="cover" src=src alt=""/> }))}
             <p><span class=badge_class>{badge}</span></p>
             <h1>{event.title.clone()}</h1>
             <p class="when">
@@ -219,6 +226,10 @@ fn EventView(event: Event, guests: Vec<Guest>, drafts: Drafts, refresh: Callback
                     {counts.into_iter().map(|(label, n)| view! { <div><dt>{label}</dt><dd>{n}</dd></div> }).collect_view()}
                 </dl>
             </section>
+            {(!cancelled && !started).then(|| view! {
+                <Media event_id=event_id.get_value() cover_photo_url=event.cover_photo_url.clone() video_url=event.video_url.clone()
+                    photo=drafts.photo video=drafts.video refresh/>
+            })}
             {(!cancelled && !started).then(|| view! { <Invite event_id=event_id.get_value() invited drafts refresh/> })}
             <GuestList event_id=event_id.get_value() guests refresh/>
             {(!cancelled && !draft && !started).then(|| view! { <Cancel event_id=event_id.get_value() drafts refresh/> })}

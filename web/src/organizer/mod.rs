@@ -3,6 +3,7 @@
 
 mod event_form;
 mod manage;
+mod media;
 
 use leptos::prelude::*;
 

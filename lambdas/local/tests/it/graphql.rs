@@ -372,6 +372,109 @@ async fn the_organizer_sees_who_accepted_through_graphql() {
 }
 
 #[tokio::test]
+async fn the_organizer_uploads_a_cover_photo_through_a_presigned_form_from_graphql() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let stranger = token(&data, "sam@example.com", &[]);
+    let starts = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let created = graphql(
+        dev.port,
+        &organizer,
+        &format!(
+            "mutation {{ createEvent(input: {{ title: \"Cover\", startsAt: \"{starts}\", timeZone: \"UTC\", durationMinutes: 30, meetingUrl: \"https://meet.example/c\" }}) {{ eventId }} }}"
+        ),
+    )
+    .await;
+    let event_id = created["data"]["createEvent"]["eventId"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    let presign = |kind: &str, content_type: &str| {
+        format!(
+            "mutation {{ presignUpload(eventId: \"{event_id}\", kind: {kind}, contentType: \"{content_type}\") {{ upload {{ url fields {{ name value }} objectKey maxBytes }} userErrors {{ field code }} }} }}"
+        )
+    };
+
+    let wrong_type = graphql(dev.port, &organizer, &presign("PHOTO", "video/mp4")).await;
+    assert_eq!(
+        wrong_type["data"]["presignUpload"],
+        json!({ "upload": null, "userErrors": [{ "field": "contentType", "code": "invalid-request" }] }),
+        "{wrong_type}"
+    );
+    let not_theirs = graphql(dev.port, &stranger, &presign("PHOTO", "image/png")).await;
+    assert_eq!(
+        not_theirs["data"]["presignUpload"]["upload"],
+        Value::Null,
+        "{not_theirs}"
+    );
+    assert_eq!(
+        not_theirs["data"]["presignUpload"]["userErrors"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let answer = graphql(dev.port, &organizer, &presign("PHOTO", "image/png")).await;
+    let form = &answer["data"]["presignUpload"]["upload"];
+    assert_eq!(form["maxBytes"], 10 * 1024 * 1024, "{answer}");
+    let mut upload = reqwest::multipart::Form::new();
+    for field in form["fields"].as_array().unwrap() {
+        upload = upload.text(
+            field["name"].as_str().unwrap().to_owned(),
+            field["value"].as_str().unwrap().to_owned(),
+        );
+    }
+    let png = b"\x89PNG\r\n\x1a\n a cover".to_vec();
+    upload = upload.part(
+        "file",
+        reqwest::multipart::Part::bytes(png.clone()).file_name("cover.png"),
+    );
+    let uploaded = reqwest::Client::new()
+        .post(form["url"].as_str().unwrap())
+        .multipart(upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 204);
+
+    let key = form["objectKey"].as_str().unwrap();
+    let attach = |kind: &str| {
+        format!(
+            "mutation {{ attachMedia(eventId: \"{event_id}\", kind: {kind}, objectKey: \"{key}\", expectedVersion: 1) {{ version userErrors {{ field }} }} }}"
+        )
+    };
+    // A photo's key does not attach as the video.
+    let as_video = graphql(dev.port, &organizer, &attach("VIDEO")).await;
+    assert_eq!(
+        as_video["data"]["attachMedia"]["userErrors"][0]["field"], "objectKey",
+        "{as_video}"
+    );
+    let attached = graphql(dev.port, &organizer, &attach("PHOTO")).await;
+    assert_eq!(
+        attached["data"]["attachMedia"],
+        json!({ "version": 2, "userErrors": [] }),
+        "{attached}"
+    );
+
+    let cover = format!("{{ event(eventId: \"{event_id}\") {{ coverPhotoUrl }} }}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        let answer = graphql(dev.port, &organizer, &cover).await;
+        if let Some(url) = answer["data"]["event"]["coverPhotoUrl"].as_str() {
+            break url.to_owned();
+        }
+        assert!(Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let served = reqwest::get(&url).await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+    dev.interrupt();
+}
+
+#[tokio::test]
 async fn a_body_past_the_limit_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
