@@ -10,3 +10,4 @@ pub mod schema;
 pub mod search;
 pub mod state;
 pub mod store;
+pub mod web_cache;

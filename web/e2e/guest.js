@@ -19,7 +19,7 @@ const fail = (why) => { throw new Error(why); };
       const page = await context.newPage();
       const leaks = [];
       page.on('request', (r) => {
-        const token = new URL(link).hash.slice(1);
+        const token = new URL(link).hash.split('.').pop();
         if (r.url().includes(token) || (r.headers()['referer'] || '').includes(token)) leaks.push(r.url());
       });
       const errors = [];

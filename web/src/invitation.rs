@@ -1,6 +1,7 @@
 //! The guest's page, opened from the personal link in the invitation email: no account needed.
-//! The link carries its token in the fragment (`#TOKEN`), which the browser never sends to a
-//! server; the page sends it only in the `Invitation-Token` header.
+//! The link is the event's preview page, `/e/{share_id}#{event_id}.{token}` (older emails:
+//! `/events/{event_id}/invitation#{token}`). The fragment is never sent to a server; the page
+//! sends the token only in the `Invitation-Token` header.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -14,13 +15,15 @@ type Answer = graphql::answer_invitation::RsvpAnswer;
 #[component]
 pub fn InvitationRoute() -> impl IntoView {
     let params = use_params_map();
-    let event_id = move || params.read().get("event_id").unwrap_or_default();
-    let token = window()
-        .location()
-        .hash()
-        .unwrap_or_default()
-        .trim_start_matches('#')
-        .to_owned();
+    let fragment = window().location().hash().unwrap_or_default();
+    let (linked_event, token) = split_fragment(&fragment);
+    let linked_event = StoredValue::new(linked_event);
+    let event_id = move || {
+        linked_event
+            .get_value()
+            .or_else(|| params.read().get("event_id"))
+            .unwrap_or_default()
+    };
     let link = StoredValue::new(token);
     let invitation = LocalResource::new(move || {
         let event_id = event_id();
@@ -65,6 +68,16 @@ pub fn InvitationRoute() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+/// `#{event_id}.{token}` or, in older links, `#{token}`: (the event, if named, and the token).
+/// Neither ids nor tokens contain a dot.
+fn split_fragment(fragment: &str) -> (Option<String>, String) {
+    let fragment = fragment.trim_start_matches('#');
+    match fragment.split_once('.') {
+        Some((event_id, token)) => (Some(event_id.to_owned()), token.to_owned()),
+        None => (None, fragment.to_owned()),
     }
 }
 
@@ -172,5 +185,17 @@ fn Outage(why: String) -> impl IntoView {
             <p role="alert">{why}</p>
             <p><button on:click=|_| { let _ = window().location().reload(); }>"Try again"</button></p>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_fragment;
+
+    #[test]
+    fn a_link_names_its_event_in_the_fragment_or_in_the_path() {
+        assert_eq!(split_fragment("#ev-1.tok_en"), (Some("ev-1".into()), "tok_en".into()));
+        assert_eq!(split_fragment("#tok_en"), (None, "tok_en".into()));
+        assert_eq!(split_fragment(""), (None, String::new()));
     }
 }

@@ -66,6 +66,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/my/events/new") view=organizer::NewEventRoute/>
                     <Route path=path!("/my/events/:event_id") view=organizer::ManageEventRoute/>
                     <Route path=path!("/my/events/:event_id/edit") view=organizer::EditEventRoute/>
+                    <Route path=path!("/e/:share_id") view=invitation::InvitationRoute/>
                     <Route path=path!("/events/:event_id/invitation") view=invitation::InvitationRoute/>
                 </Routes>
             </main>

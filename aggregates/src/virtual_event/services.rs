@@ -70,6 +70,15 @@ impl InvitationTokens {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
+    /// The event's public name in links (22 URL-safe characters): its preview page is
+    /// `/e/{share_id}`. Keyed, so pages cannot be found from event ids.
+    pub fn share_id(&self, event_id: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key size");
+        mac.update(b"share\0");
+        mac.update(event_id.as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// What the store keeps of a token.
     pub fn hash(token: &str) -> String {
         hex::encode(Sha256::digest(token.as_bytes()))
@@ -102,6 +111,23 @@ mod tests {
         assert_ne!(t, a.token_for("ev2", "inv1"));
         assert_ne!(t, a.token_for("ev1", "inv2"));
         assert_eq!(t.len(), 43);
+    }
+
+    #[test]
+    fn share_ids_depend_on_the_secret_and_the_event_and_are_no_token() {
+        let a = InvitationTokens::new(&[1; 32]).unwrap();
+        let b = InvitationTokens::new(&[2; 32]).unwrap();
+        let s = a.share_id("ev1");
+        assert_eq!(s, a.share_id("ev1"));
+        assert_ne!(s, b.share_id("ev1"));
+        assert_ne!(s, a.share_id("ev2"));
+        assert_eq!(s.len(), 22);
+        assert!(
+            s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        // An invitation id that spells "share" cannot make a share id a token.
+        assert!(!a.token_for("share", "ev1").starts_with(&s));
     }
 
     #[test]

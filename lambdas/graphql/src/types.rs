@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ErrorExtensions, ID, Interface, Object, Resul
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use slsplay_projections::read_models::access::meeting_url;
-use slsplay_projections::read_models::{DailyInvitationStats, EventPage, GuestListEntry};
+use slsplay_projections::read_models::{DailyInvitationStats, EventPage, GuestListEntry, RsvpStatus};
 use slsplay_projections::store::ReadQueries;
 
 use super::{Services, Viewer, connection};
@@ -413,6 +413,22 @@ impl Invitation {
     }
 }
 
+/// Pages of 100 guests read at most to find a waitlist position.
+const MAX_GUEST_PAGES: usize = 100;
+
+/// A waitlisted guest's place in the queue: the waitlist is served in the order guests joined
+/// it. Rows written before `waitlist_sequence` existed have none and joined before any that do.
+fn waitlist_place(row: &GuestListEntry) -> Option<(Option<i64>, &str, &str)> {
+    if row.rsvp != RsvpStatus::Waitlisted {
+        return None;
+    }
+    Some((
+        row.waitlist_sequence,
+        row.waitlisted_at.as_deref().unwrap_or_default(),
+        row.invitation_id.as_str(),
+    ))
+}
+
 /// An invitation opened with its personal link's token (no sign-in needed).
 #[derive(Debug, Clone)]
 pub struct LinkInvitation {
@@ -440,6 +456,37 @@ impl LinkInvitation {
 
     async fn event(&self) -> Event {
         Event::new(self.page.clone())
+    }
+
+    /// Where the guest stands on the waitlist (1 is next for a freed seat); null unless
+    /// waitlisted.
+    async fn waitlist_position(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        let Some(mine) = waitlist_place(&self.row) else {
+            return Ok(None);
+        };
+        let queries = &ctx.data::<Services>()?.queries;
+        let mut ahead = 0;
+        let mut after = None;
+        // Waitlists of private events are short; the guest list is read whole to count them.
+        for _ in 0..MAX_GUEST_PAGES {
+            let page = queries
+                .page::<GuestListEntry>(&self.row.event_id, after.as_deref(), 100)
+                .await
+                .map_err(unavailable)?;
+            ahead += page
+                .items
+                .iter()
+                .filter_map(waitlist_place)
+                .filter(|place| *place < mine)
+                .count() as i64;
+            match page.last_sort_key {
+                Some(key) => after = Some(key),
+                None => return Ok(Some(ahead + 1)),
+            }
+        }
+        Err(unavailable(
+            "the guest list is too long to place a guest on its waitlist",
+        ))
     }
 
     /// Once the guest is confirmed.

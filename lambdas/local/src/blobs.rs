@@ -20,6 +20,7 @@ use slsplay_api::blobs::{
     BlobError, BlobInfo, BlobStore, Pending, UPLOAD_WINDOW, UploadForm, hmac, policy, valid_key,
 };
 use slsplay_api::problem::Problem;
+use slsplay_projections::web_cache::{WebPages, WebPagesError};
 use tokio::io::AsyncWriteExt;
 
 /// The local platform's blob store: files under the data folder, uploads checked against a
@@ -279,4 +280,74 @@ pub async fn download(State(blobs): State<Arc<LocalBlobs>>, Path(key): Path<Stri
         Body::from(bytes),
     )
         .into_response()
+}
+
+/// The web cache's pages (`slsplay_projections::web_cache`): files in the blob store's folder,
+/// under `e/`, which `/e/{share_id}` serves.
+pub struct LocalPages {
+    dir: PathBuf,
+}
+
+impl LocalPages {
+    /// `dir` is the blob store's folder.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn path_of(&self, path: &str) -> Result<PathBuf, WebPagesError> {
+        if valid_key(path) {
+            Ok(self.dir.join(path))
+        } else {
+            Err(pages_failed(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{path:?} is not a valid page path"),
+            )))
+        }
+    }
+
+    /// The page at `path`, if there is one.
+    pub async fn page(&self, path: &str) -> std::io::Result<Option<Vec<u8>>> {
+        let Ok(file) = self.path_of(path) else {
+            return Ok(None);
+        };
+        match tokio::fs::read(file).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl WebPages for LocalPages {
+    async fn put(&self, path: &str, html: &str) -> Result<(), WebPagesError> {
+        let file = self.path_of(path)?;
+        let dir = file.parent().expect("a page path has a folder").to_owned();
+        let html = html.to_owned();
+        // Written aside, synced, renamed and the folder synced: the builder's checkpoint moves
+        // on only once the page would survive a crash.
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let partial = file.with_extension("partial");
+            let mut out = std::fs::File::create(&partial)?;
+            std::io::Write::write_all(&mut out, html.as_bytes())?;
+            out.sync_all()?;
+            std::fs::rename(&partial, &file)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+        .map_err(|e| pages_failed(std::io::Error::other(e)))?
+        .map_err(pages_failed)
+    }
+
+    async fn remove(&self, path: &str) -> Result<(), WebPagesError> {
+        match tokio::fs::remove_file(self.path_of(path)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(pages_failed(e)),
+        }
+    }
+}
+
+fn pages_failed(e: std::io::Error) -> WebPagesError {
+    WebPagesError(Box::new(e))
 }

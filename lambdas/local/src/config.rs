@@ -42,6 +42,11 @@ impl DataDir {
         self.path.join("search.sqlite3")
     }
 
+    /// The web cache builder's checkpoints (its pages sit in the blob store).
+    pub fn web_cache_store(&self) -> PathBuf {
+        self.path.join("web-cache.sqlite3")
+    }
+
     /// Where sent emails land as .eml files.
     pub fn mail_folder(&self) -> PathBuf {
         self.path.join("mail")

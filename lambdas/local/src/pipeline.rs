@@ -14,14 +14,19 @@ use slsplay_projections::email::outbox::SqliteOutbox;
 use slsplay_projections::handler::{BatchItem, handle_batch};
 use slsplay_projections::queue::{EmbeddedQueues, Outgoing};
 use slsplay_projections::search::Search;
+
+use crate::blobs::LocalPages;
 use slsplay_projections::store::ReadStore;
 use slsplay_projections::store::sqlite::SqliteReadStore;
+use slsplay_projections::web_cache::WebCache;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub type ReadModelBuilder = Builder<ReadModels, SqliteReadStore, SqliteEventRepository>;
 pub type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
 pub type SearchBuilder = Builder<Search<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
+pub type WebCacheBuilder =
+    Builder<WebCache<SqliteEventRepository, LocalPages>, SqliteReadStore, SqliteEventRepository>;
 
 /// The fan-out's position in the global order, kept with the queues.
 pub const FANOUT_CURSOR: &str = "fanout";
@@ -46,6 +51,7 @@ impl Pipeline {
             platform.read_models.name(),
             platform.emails.name(),
             platform.search.name(),
+            platform.web_cache.name(),
         ];
         tasks.spawn(fan_out(store, queues.clone(), queue_names, stopped.clone()));
         tasks.spawn(consume(
@@ -60,7 +66,13 @@ impl Pipeline {
             None,
             stopped.clone(),
         ));
-        tasks.spawn(consume(queues, platform.search.clone(), None, stopped.clone()));
+        tasks.spawn(consume(
+            queues.clone(),
+            platform.search.clone(),
+            None,
+            stopped.clone(),
+        ));
+        tasks.spawn(consume(queues, platform.web_cache.clone(), None, stopped.clone()));
         let (outbox, folder) = (platform.data_dir.mail_store(), platform.data_dir.mail_folder());
         tasks.spawn(deliver_mail(
             outbox,

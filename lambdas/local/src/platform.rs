@@ -34,12 +34,13 @@ use slsplay_projections::email::{Emails, MailSettings};
 use slsplay_projections::schema::ReadModel;
 
 use slsplay_projections::search::{Search, SearchIndex};
+use slsplay_projections::web_cache::{PageSettings, WebCache};
 
-use crate::blobs::LocalBlobs;
+use crate::blobs::{LocalBlobs, LocalPages};
 use crate::config::{DataDir, DataDirLock, DevConfig};
 use crate::dev_oidc::{DevOidc, LocalJwks};
 use crate::idempotency::SqliteIdempotency;
-use crate::pipeline::{EmailBuilder, Pipeline, ReadModelBuilder, SearchBuilder, SmtpRelay};
+use crate::pipeline::{EmailBuilder, Pipeline, ReadModelBuilder, SearchBuilder, SmtpRelay, WebCacheBuilder};
 use crate::server::{self, AppState};
 use crate::web_app::{Provider, SignIn};
 
@@ -52,6 +53,9 @@ pub struct Platform {
     pub read_models: Arc<ReadModelBuilder>,
     pub emails: Arc<EmailBuilder>,
     pub search: Arc<SearchBuilder>,
+    pub web_cache: Arc<WebCacheBuilder>,
+    /// The web cache's pages, which `/e/{share_id}` serves.
+    pub pages: Arc<LocalPages>,
     /// The APIs' reads of the read models.
     pub queries: SqliteQueries,
     /// Signs the local blob store's upload policies.
@@ -94,7 +98,11 @@ impl Platform {
         let read_models = Builder::new(ReadModels, read_store, store.clone(), upcasters());
         let mail_store = SqliteReadStore::open_with(data_dir.mail_store(), &[OutboxMessage::TABLE])
             .with_context(|| format!("opening the outbox {}", data_dir.mail_store().display()))?;
-        let emails = Emails::new(store.clone(), upcasters(), tokens, mail);
+        let page_settings = PageSettings {
+            public_url: mail.public_url.clone(),
+            media_url: format!("{}/blobs", mail.public_url),
+        };
+        let emails = Emails::new(store.clone(), upcasters(), tokens.clone(), mail);
         let emails = Builder::new(emails, mail_store, store.clone(), upcasters());
         let index = SearchIndex::open(&data_dir.search_index(), true)
             .with_context(|| format!("opening the search index {}", data_dir.search_index().display()))?;
@@ -102,6 +110,11 @@ impl Platform {
             .with_context(|| format!("opening {}", data_dir.search_store().display()))?;
         let search = Search::new(store.clone(), upcasters(), Arc::new(index));
         let search = Builder::new(search, search_store, store.clone(), upcasters());
+        let pages = Arc::new(LocalPages::new(data_dir.blobs()));
+        let web_cache_store = SqliteReadStore::open_with(data_dir.web_cache_store(), &[])
+            .with_context(|| format!("opening {}", data_dir.web_cache_store().display()))?;
+        let web_cache = WebCache::new(store.clone(), upcasters(), tokens, page_settings, pages.clone());
+        let web_cache = Builder::new(web_cache, web_cache_store, store.clone(), upcasters());
         Ok(Self {
             store,
             commands: Arc::new(commands),
@@ -109,6 +122,8 @@ impl Platform {
             read_models: Arc::new(read_models),
             emails: Arc::new(emails),
             search: Arc::new(search),
+            web_cache: Arc::new(web_cache),
+            pages,
             queries,
             blob_secret,
             clock,

@@ -1,7 +1,8 @@
 //! The web app's static files, as `.ci/build-web` leaves them in `web/dist`: files named by
 //! their content's hash are cached for a year, `index.html` is never cached and answers every
 //! application route (the app routes in the browser), and the brotli or gzip copy is sent to a
-//! browser that accepts it. On AWS the same files sit on S3 behind CloudFront.
+//! browser that accepts it. `/e/{share_id}` is an event's preview page from the web cache. On
+//! AWS the same files sit on S3 behind CloudFront.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use slsplay_api::problem::Problem;
+use slsplay_projections::web_cache::page_path;
 
 use crate::server::AppState;
 
@@ -82,7 +86,18 @@ pub async fn serve(State(state): State<AppState>, method: Method, uri: Uri, head
     };
     let (suffix, coding) = accepted_encoding(&headers);
     let mut found = None;
-    if let Some(coding) = coding
+    // An event's preview page, when the web cache has written it; else the app's page, which
+    // opens the link from its fragment all the same.
+    if let Some(share_id) = path.strip_prefix("/e/") {
+        match state.platform.pages.page(&page_path(share_id)).await {
+            Ok(page) => found = page.map(|bytes| (bytes, None)),
+            Err(e) => {
+                return Problem::unavailable("cannot read the event's page", &e).into_response();
+            }
+        }
+    }
+    if found.is_none()
+        && let Some(coding) = coding
         && let Ok(bytes) = tokio::fs::read(web.dir.join(format!("{file}{suffix}"))).await
     {
         found = Some((bytes, Some(coding)));

@@ -48,15 +48,15 @@ impl<R: PersistedEventRepository> Emails<R> {
         }
     }
 
-    /// The personal link: the token sits in the fragment, which browsers never send to a
-    /// server or pass on as a referrer; the web app reads it there and sends it only in the
-    /// `Invitation-Token` header.
+    /// The personal link: the event's preview page (`crate::web_cache`), with the event and
+    /// the token in the fragment, which browsers never send to a server or pass on as a
+    /// referrer; the web app reads them there and sends the token only in the
+    /// `Invitation-Token` header. The event id rides along so the link works before its page
+    /// is written, and after the page is removed.
     fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
         let token = self.tokens.token_for(&event.id, invitation_id);
-        format!(
-            "{}/events/{}/invitation#{token}",
-            self.settings.public_url, event.id
-        )
+        let page = crate::web_cache::page_path(&self.tokens.share_id(&event.id));
+        format!("{}/{page}#{}.{token}", self.settings.public_url, event.id)
     }
 
     /// (recipient, cause, kind, draft) of every email `fact` causes.

@@ -214,6 +214,7 @@ pub async fn apply<T: ReadTx + Send>(
             move_guest(tx, &mut page, invitation_id, RsvpStatus::Waitlisted, &now, |g| {
                 g.answered_at = Some(now.clone());
                 g.waitlisted_at = Some(now.clone());
+                g.waitlist_sequence = i64::try_from(fact.sequence).ok();
             })
             .await?;
             bump_stats(tx, event_id, &now, |s| s.waitlisted += 1).await?;

@@ -108,6 +108,9 @@ pub struct GuestListEntry {
     pub invited_at: String,
     pub answered_at: Option<String>,
     pub waitlisted_at: Option<String>,
+    /// The event's version when the guest joined the waitlist: the waitlist's order, exact
+    /// where `waitlisted_at` (in seconds) ties.
+    pub waitlist_sequence: Option<i64>,
     pub paid_at: Option<String>,
     pub updated_at: String,
 }
@@ -132,6 +135,7 @@ impl ReadModel for GuestListEntry {
             text("invited_at"),
             text("answered_at"),
             text("waitlisted_at"),
+            integer("waitlist_sequence"),
             text("paid_at"),
             text("updated_at"),
         ],

@@ -44,7 +44,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -123,6 +123,15 @@ pub(crate) fn new_event(title: &str) -> Value {
 
 /// The secret of a guest's personal link, from the invitation email in the outbox.
 pub(crate) async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
+    let link = invitation_link(api, email, event_id).await;
+    let marker = format!("#{event_id}.");
+    let start = link.find(&marker).expect("the event and token in the fragment") + marker.len();
+    link[start..].to_owned()
+}
+
+/// A guest's personal link as the invitation email in the outbox has it:
+/// `{public url}/e/{share id}#{event id}.{token}`.
+pub(crate) async fn invitation_link(api: &Api, email: &str, event_id: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     let id = loop {
         let list: Value = api
@@ -155,12 +164,14 @@ pub(crate) async fn invitation_token(api: &Api, email: &str, event_id: &str) -> 
         .await
         .unwrap()
         .replace("=\r\n", "");
-    let marker = format!("/events/{event_id}/invitation#");
-    let start = eml.find(&marker).expect("a personal link") + marker.len();
-    eml[start..]
+    let fragment = eml.find(&format!("#{event_id}.")).expect("a personal link");
+    let start = eml[..fragment].rfind("http").expect("an absolute link");
+    let link: String = eml[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.:/#".contains(*c))
+        .collect();
+    assert!(link[..fragment - start].contains("/e/"), "{link}");
+    link
 }
 
 #[tokio::test]

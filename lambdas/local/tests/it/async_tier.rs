@@ -202,12 +202,12 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
     });
     // Every builder refuses it: each queue has it in its dead letters.
     wait_for("the poison fact in every dead-letter queue", || {
-        list().lines().count() == 3
+        list().lines().count() == 4
     });
     let dead: Vec<serde_json::Value> = list().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut queues: Vec<&str> = dead.iter().map(|d| d["queue"].as_str().unwrap()).collect();
     queues.sort();
-    assert_eq!(queues, ["emails", "read_models", "search"]);
+    assert_eq!(queues, ["emails", "read_models", "search", "web-cache"]);
     assert!(
         dead.iter()
             .all(|d| d["last_error"].as_str().unwrap().contains("cannot be decoded")),
@@ -226,7 +226,7 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&redrive.stdout).trim(),
-        "redrove 3 messages"
+        "redrove 4 messages"
     );
     wait_for("the redriven message to fail again and come back", || {
         list().contains("virtual_event:ev-bad:1")

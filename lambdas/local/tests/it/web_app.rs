@@ -105,6 +105,96 @@ fn without_a_built_app_the_platform_says_how_to_build_it() {
     assert_eq!(dev.get("/health").0, 200);
 }
 
+/// The web cache: a published event gets a preview page at its link's address, rewritten when
+/// it changes and gone when it is cancelled; the link opens the app all the same.
+#[tokio::test]
+async fn a_published_event_has_a_preview_page_that_follows_its_changes_and_goes_when_cancelled() {
+    let data = tempfile::tempdir().unwrap();
+    let web = tempfile::tempdir().unwrap();
+    built_app(web.path());
+    let dev = Dev::start_with(data.path(), &[("SLSPLAY_WEB_DIR", web.path().to_str().unwrap())]);
+    let api = crate::api::Api::new(&dev);
+    let organizer = crate::support::token(data.path(), "olivia@example.com", &[]);
+    let created = api
+        .post(
+            "/api/events",
+            &organizer,
+            crate::api::new_event("Founders <evening>"),
+        )
+        .await;
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    let publish = api
+        .post(
+            &format!("/api/events/{event_id}/publish"),
+            &organizer,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(publish.status, 200);
+    let emails = serde_json::json!({ "emails": ["hana@example.com"] });
+    let invited = api
+        .post(&format!("/api/events/{event_id}/invitations"), &organizer, emails)
+        .await;
+    assert_eq!(invited.status, 200);
+    let link = crate::api::invitation_link(&api, "hana@example.com", &event_id).await;
+    let page_path = &link[link.find("/e/").unwrap()..link.find('#').unwrap()];
+    assert_eq!(page_path.len(), "/e/".len() + 22, "{link}");
+
+    let page = |ready: fn(&str) -> bool| {
+        let url = format!("http://127.0.0.1:{}{page_path}", dev.port);
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let response = reqwest::get(&url).await.unwrap();
+                let headers = response.headers().clone();
+                let body = response.text().await.unwrap();
+                if ready(&body) {
+                    return (headers, body);
+                }
+                assert!(std::time::Instant::now() < deadline, "{url}: {body}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let (headers, body) = page(|b| b.contains("og:title")).await;
+    assert!(
+        body.contains(r#"<meta property="og:title" content="Founders &lt;evening&gt;">"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<script type="module" src="/boot.js"></script>"#),
+        "{body}"
+    );
+    assert!(
+        !body.contains("meet.example") && !body.contains("hana"),
+        "nothing private: {body}"
+    );
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(headers.contains_key("content-security-policy"));
+
+    let renamed = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/events/{event_id}"),
+            Some(&organizer),
+            Some(&serde_json::json!({ "title": "Founders night" })),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    page(|b| b.contains(r#"content="Founders night""#)).await;
+
+    let cancel = serde_json::json!({ "message": "Sorry, moved to spring" });
+    let cancelled = api
+        .post(&format!("/api/events/{event_id}/cancel"), &organizer, cancel)
+        .await;
+    assert_eq!(cancelled.status, 200);
+    // Gone: the address answers with the app, which opens the link from its fragment.
+    page(|b| b == "<!doctype html><title>slsplay</title>").await;
+}
+
 /// The built app and the browser tools the browser tests need (the README's test command
 /// makes both).
 fn browser_tools() -> (std::path::PathBuf, std::path::PathBuf) {
@@ -150,9 +240,10 @@ fn run_in_browser(root: &std::path::Path, script: &str, arg: &str) -> std::path:
 async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declines_in_a_browser() {
     let (root, dist) = browser_tools();
     let data = tempfile::tempdir().unwrap();
-    let dev = Dev::start_with(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
+    // Public at its own port: the emailed link names that address.
+    let (dev, base) = Dev::start_public(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
     let api = crate::api::Api::new(&dev);
-    let organizer = crate::support::token(data.path(), "olivia@example.com", &[]);
+    let organizer = crate::support::token(data.path(), "olivia@example.com", &["--public-url", &base]);
     let created = api
         .post(
             "/api/events",
@@ -170,12 +261,7 @@ async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declin
     let invite = format!("/api/events/{event_id}/invitations");
     let emails = serde_json::json!({ "emails": ["hana@example.com"] });
     assert_eq!(api.post(&invite, &organizer, emails).await.status, 200);
-    let link_token = crate::api::invitation_token(&api, "hana@example.com", &event_id).await;
-    // As the email writes it (the email tests check that it does).
-    let link = format!(
-        "http://127.0.0.1:{}/events/{event_id}/invitation#{link_token}",
-        dev.port
-    );
+    let link = crate::api::invitation_link(&api, "hana@example.com", &event_id).await;
     let artifacts = run_in_browser(&root, "guest.js", &link);
     assert!(artifacts.join("invitation-accepted-360x800.png").is_file());
 }
