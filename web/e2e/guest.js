@@ -1,51 +1,96 @@
-// The guest's flow in a real browser (Debian's chromium driven by playwright-core), at a phone's
-// and a desktop's width: open the emailed link, accept, see the meeting link; decline, and it is
-// gone. Run by lambdas/local/tests/it/web_app.rs; screenshots go to ARTIFACTS.
-// Usage: node guest.js LINK ARTIFACTS
+// The guests' flow in a real browser (Debian's chromium driven by playwright-core), at a phone's
+// and a desktop's width, on an event with one seat: Ann opens her emailed link (the event's
+// preview page), accepts and sees the meeting link; Bob declines and does not see it; Cleo
+// accepts, is first on the waitlist and sees no link; Ann changes her mind and declines, and
+// Cleo is promoted and sees the link. Each adds the event to a calendar (.ics).
+// Run by lambdas/local/tests/it/web_app.rs; screenshots go to ARTIFACTS.
+// Usage: node guest.js LINKS_JSON ARTIFACTS, LINKS_JSON = {"360x800": [ann, bob, cleo], ...}
+const fs = require('fs');
 const path = require('path');
 const { chromium } = require(path.join(process.env.SLSPLAY_E2E_TOOLS, 'node_modules', 'playwright-core'));
 
 const { checkA11y } = require('./a11y');
 
-const [link, artifacts] = process.argv.slice(2);
+const [linksJson, artifacts] = process.argv.slice(2);
+const links = JSON.parse(linksJson);
 const fail = (why) => { throw new Error(why); };
+const meeting = 'https://meet.example/founders';
 
 (async () => {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
     for (const [name, viewport] of [['360x800', { width: 360, height: 800 }], ['1280x800', { width: 1280, height: 800 }]]) {
-      // axe needs a page of its own context.
-      const context = await browser.newContext({ viewport });
-      const page = await context.newPage();
-      const leaks = [];
-      page.on('request', (r) => {
+      const [ann, bob, cleo] = await Promise.all(links[name].map(async (link) => {
+        // axe needs a page of its own context; each guest is a browser of their own.
+        const context = await browser.newContext({ viewport });
+        const page = await context.newPage();
+        const guest = { link, context, page, leaks: [], errors: [] };
         const token = new URL(link).hash.split('.').pop();
-        if (r.url().includes(token) || (r.headers()['referer'] || '').includes(token)) leaks.push(r.url());
-      });
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(link);
-      await page.getByRole('heading', { name: 'Founders evening' }).waitFor();
-      await page.getByText('Your time:').waitFor();
+        page.on('request', (r) => {
+          if (r.url().includes(token) || (r.headers()['referer'] || '').includes(token)) guest.leaks.push(r.url());
+        });
+        page.on('pageerror', (e) => guest.errors.push(e.message));
+        return guest;
+      }));
+      const shot = async (guest, step) => {
+        await guest.page.screenshot({ path: path.join(artifacts, `invitation-${step}-${name}.png`), fullPage: true });
+        await checkA11y(guest.page, `the invitation, ${step}, at ${name}`);
+      };
+      const open = async (guest) => {
+        await guest.page.goto(guest.link);
+        await guest.page.getByRole('heading', { name: 'Founders evening' }).waitFor();
+      };
+      const calendar = async (guest) => {
+        const [download] = await Promise.all([
+          guest.page.waitForEvent('download'),
+          guest.page.getByRole('link', { name: 'Add to calendar' }).click(),
+        ]);
+        return fs.readFileSync(await download.path(), 'utf8');
+      };
+      const joinLink = (guest) => guest.page.getByRole('link', { name: meeting });
+
+      // Ann: the link is the event's preview page, which boots the app.
+      await open(ann);
+      const preview = await ann.page.locator('meta[property="og:title"]').getAttribute('content');
+      if (preview !== 'Founders evening') fail(`the link is not the preview page: og:title ${preview}`);
+      await ann.page.getByText('Your time:').waitFor();
       // The test's event starts in 30 days.
-      await page.getByText(/^Starts in (29|30) days(, \d+ hours?)?$/).waitFor();
-      await page.screenshot({ path: path.join(artifacts, `invitation-${name}.png`), fullPage: true });
-      await checkA11y(page, `the invitation at ${name}`);
+      await ann.page.getByText(/^Starts in (29|30) days(, \d+ hours?)?$/).waitFor();
+      await shot(ann, 'open');
+      const before = await calendar(ann);
+      if (!/DTSTART:\d{8}T\d{6}Z/.test(before) || before.includes(meeting)) fail(`the calendar file before accepting: ${before}`);
+      await ann.page.getByRole('button', { name: 'Accept' }).click();
+      await ann.page.getByText('You are attending.').waitFor({ timeout: 15000 });
+      await joinLink(ann).waitFor();
+      await shot(ann, 'accepted');
+      if (!(await calendar(ann)).includes(`LOCATION:${meeting}`)) fail('the calendar file of an attendee has no meeting link');
 
-      await page.getByRole('button', { name: 'Accept' }).click();
-      await page.getByText('You are attending.').waitFor({ timeout: 15000 });
-      const join = page.getByRole('link', { name: 'https://meet.example/founders' });
-      await join.waitFor();
-      await page.screenshot({ path: path.join(artifacts, `invitation-accepted-${name}.png`), fullPage: true });
-      await checkA11y(page, `the accepted invitation at ${name}`);
+      // Bob declines: no link.
+      await open(bob);
+      await bob.page.getByRole('button', { name: 'Decline' }).click();
+      await bob.page.getByText('You declined.').waitFor({ timeout: 15000 });
+      if (await joinLink(bob).count() !== 0) fail('a guest who declined sees the meeting link');
 
-      await page.getByRole('button', { name: 'Decline' }).click();
-      await page.getByText('You declined.').waitFor({ timeout: 15000 });
-      if (await join.count() !== 0) fail('the meeting link is still shown after declining');
+      // Cleo accepts a full event: waitlisted, first in line, no link.
+      await open(cleo);
+      await cleo.page.getByRole('button', { name: 'Accept' }).click();
+      await cleo.page.getByText('You are number 1 on the waitlist', { exact: false }).waitFor({ timeout: 15000 });
+      if (await joinLink(cleo).count() !== 0) fail('a waitlisted guest sees the meeting link');
+      await shot(cleo, 'waitlisted');
 
-      if (leaks.length) fail(`the token left the browser outside its header: ${leaks.join(', ')}`);
-      if (errors.length) fail(`errors on the page: ${errors.join('; ')}`);
-      await context.close();
+      // Ann changes her mind: her seat goes to Cleo.
+      await ann.page.getByRole('button', { name: 'Decline' }).click();
+      await ann.page.getByText('You declined.').waitFor({ timeout: 15000 });
+      if (await joinLink(ann).count() !== 0) fail('the meeting link is still shown after declining');
+      await cleo.page.getByText('You are attending.').waitFor({ timeout: 30000 });
+      await joinLink(cleo).waitFor();
+      await shot(cleo, 'promoted');
+
+      for (const guest of [ann, bob, cleo]) {
+        if (guest.leaks.length) fail(`the token left the browser outside its header: ${guest.leaks.join(', ')}`);
+        if (guest.errors.length) fail(`errors on the page: ${guest.errors.join('; ')}`);
+        await guest.context.close();
+      }
     }
   } finally {
     await browser.close();

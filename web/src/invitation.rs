@@ -40,6 +40,22 @@ pub fn InvitationRoute() -> impl IntoView {
             Ok::<_, Unavailable>(data.invitation)
         }
     });
+    // A waitlisted guest sees a freed seat come to them without reloading.
+    if let Ok(ticking) = set_interval_with_handle(
+        move || {
+            let waiting = invitation
+                .get_untracked()
+                .and_then(Result::ok)
+                .flatten()
+                .is_some_and(|i| i.rsvp == "waitlisted");
+            if waiting {
+                invitation.refetch();
+            }
+        },
+        std::time::Duration::from_secs(5),
+    ) {
+        on_cleanup(move || ticking.clear());
+    }
     let answer = Action::new_local(move |answer: &Answer| {
         let (answer, event_id, token) = (answer.clone(), event_id(), link.get_value());
         async move {
@@ -62,7 +78,7 @@ pub fn InvitationRoute() -> impl IntoView {
                 invitation
                     .get()
                     .map(|loaded| match loaded {
-                        Ok(Some(found)) => view! { <InvitationView found answer/> }.into_any(),
+                        Ok(Some(found)) => view! { <InvitationView event_id=event_id() found answer/> }.into_any(),
                         Ok(None) => view! { <NotOpened/> }.into_any(),
                         Err(Unavailable(why)) => view! { <Outage why/> }.into_any(),
                     })
@@ -83,6 +99,7 @@ fn split_fragment(fragment: &str) -> (Option<String>, String) {
 
 #[component]
 fn InvitationView(
+    event_id: String,
     found: Invitation,
     answer: Action<Answer, Result<Option<String>, Unavailable>>,
 ) -> impl IntoView {
@@ -100,7 +117,14 @@ fn InvitationView(
         "seat_held" => "A seat is held for you until you pay.",
         _ => "You have not answered yet.",
     };
+    let state = match found.waitlist_position {
+        Some(n) if rsvp == "waitlisted" => {
+            format!("You are number {n} on the waitlist: you will be told when a seat frees up.")
+        }
+        _ => state.to_owned(),
+    };
     let starts_ms = time::epoch_ms(&event.starts_at);
+    let calendar = calendar_file(&event_id, &found, starts_ms);
     let duration = event.duration_minutes;
     let now = RwSignal::new(js_sys::Date::now());
     // A minute is the countdown's finest unit.
@@ -139,10 +163,13 @@ fn InvitationView(
                         let shown = url.clone();
                         view! { <p class="join">"Join here: " <a href=url rel="noreferrer">{shown}</a></p> }
                     })}
+                    {calendar.map(|href| view! {
+                        <p><a class="button" href=href download="invitation.ics">"Add to calendar"</a></p>
+                    })}
                     <div class="actions">
                         <button
                             class="primary"
-                            disabled=move || pending.get() || rsvp == "attending"
+                            disabled=move || pending.get() || matches!(rsvp.as_str(), "attending" | "waitlisted" | "seat_held")
                             on:click=move |_| { answer.dispatch(Answer::ACCEPT); }
                         >"Accept"</button>
                         <button
@@ -160,6 +187,34 @@ fn InvitationView(
             }}
         </article>
     }
+}
+
+/// An object URL of the event as an .ics file (with the meeting link once confirmed). The
+/// page's address goes in without its fragment: the token stays out of calendars.
+fn calendar_file(event_id: &str, found: &Invitation, starts_ms: f64) -> Option<String> {
+    let location = window().location();
+    let url = format!("{}{}", location.origin().ok()?, location.pathname().ok()?);
+    let event = &found.event;
+    let ics = crate::calendar::ics(&crate::calendar::Entry {
+        uid: &format!("{event_id}@slsplay"),
+        start_ms: starts_ms,
+        minutes: event.duration_minutes,
+        title: &event.title,
+        description: &event.description,
+        url: &url,
+        location: found.meeting_url.as_deref(),
+        now_ms: js_sys::Date::now(),
+    });
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&ics));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/calendar;charset=utf-8");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    let href = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
+    let revoke = href.clone();
+    on_cleanup(move || {
+        let _ = web_sys::Url::revoke_object_url(&revoke);
+    });
+    Some(href)
 }
 
 /// The link's token opens no invitation to this event (mistyped, revoked, or the event is gone).
@@ -194,7 +249,10 @@ mod tests {
 
     #[test]
     fn a_link_names_its_event_in_the_fragment_or_in_the_path() {
-        assert_eq!(split_fragment("#ev-1.tok_en"), (Some("ev-1".into()), "tok_en".into()));
+        assert_eq!(
+            split_fragment("#ev-1.tok_en"),
+            (Some("ev-1".into()), "tok_en".into())
+        );
         assert_eq!(split_fragment("#tok_en"), (None, "tok_en".into()));
         assert_eq!(split_fragment(""), (None, String::new()));
     }

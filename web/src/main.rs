@@ -1,6 +1,7 @@
 //! The slsplay web app, rendered in the browser. It talks to the GraphQL API only (besides the
 //! sign-in provider and the presigned uploads).
 
+mod calendar;
 mod forms;
 mod graphql;
 mod invitation;

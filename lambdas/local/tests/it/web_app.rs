@@ -232,38 +232,61 @@ fn run_in_browser(root: &std::path::Path, script: &str, arg: &str) -> std::path:
     artifacts
 }
 
-/// The guest's flow in Debian's chromium through playwright-core (`web/e2e/guest.js`), against
-/// the app as `.ci/build-web` built it: the emailed link opens the invitation without an
-/// account, Accept shows the meeting link, Decline hides it, at 360 and 1280 px, and the token
-/// never leaves the browser but in its header.
+/// The guests' flow in Debian's chromium through playwright-core (`web/e2e/guest.js`), against
+/// the app as `.ci/build-web` built it, on an event of one seat at 360 and 1280 px: the emailed
+/// link (the event's preview page) opens the invitation without an account; the first guest
+/// accepts and sees the meeting link, the second declines and does not, the third is
+/// waitlisted, and is promoted and sees it when the first changes her mind. The token never
+/// leaves the browser but in its header.
 #[tokio::test]
-async fn a_guest_opens_the_emailed_link_accepts_sees_the_meeting_link_and_declines_in_a_browser() {
+async fn three_guests_accept_decline_and_get_promoted_from_the_waitlist_in_a_browser() {
     let (root, dist) = browser_tools();
     let data = tempfile::tempdir().unwrap();
     // Public at its own port: the emailed link names that address.
     let (dev, base) = Dev::start_public(data.path(), &[("SLSPLAY_WEB_DIR", dist.to_str().unwrap())]);
     let api = crate::api::Api::new(&dev);
     let organizer = crate::support::token(data.path(), "olivia@example.com", &["--public-url", &base]);
-    let created = api
-        .post(
-            "/api/events",
-            &organizer,
-            crate::api::new_event("Founders evening"),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
-    let publish = format!("/api/events/{event_id}/publish");
-    assert_eq!(
-        api.post(&publish, &organizer, serde_json::json!({})).await.status,
-        200
-    );
-    let invite = format!("/api/events/{event_id}/invitations");
-    let emails = serde_json::json!({ "emails": ["hana@example.com"] });
-    assert_eq!(api.post(&invite, &organizer, emails).await.status, 200);
-    let link = crate::api::invitation_link(&api, "hana@example.com", &event_id).await;
-    let artifacts = run_in_browser(&root, "guest.js", &link);
-    assert!(artifacts.join("invitation-accepted-360x800.png").is_file());
+    let mut links = serde_json::Map::new();
+    for viewport in ["360x800", "1280x800"] {
+        let mut event = crate::api::new_event("Founders evening");
+        event["capacity"] = serde_json::json!(1);
+        let created = api.post("/api/events", &organizer, event).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+        let publish = format!("/api/events/{event_id}/publish");
+        assert_eq!(
+            api.post(&publish, &organizer, serde_json::json!({})).await.status,
+            200
+        );
+        let guests: Vec<String> = ["ann", "bob", "cleo"]
+            .iter()
+            .map(|name| format!("{name}.{viewport}@example.com"))
+            .collect();
+        let invite = format!("/api/events/{event_id}/invitations");
+        let emails = serde_json::json!({ "emails": guests });
+        assert_eq!(api.post(&invite, &organizer, emails).await.status, 200);
+        let mut theirs = Vec::new();
+        for guest in &guests {
+            theirs.push(crate::api::invitation_link(&api, guest, &event_id).await);
+        }
+        // The preview page is the web cache's to write; the browser should find it there.
+        let page = theirs[0].split('#').next().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !reqwest::get(&page)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("og:title")
+        {
+            assert!(std::time::Instant::now() < deadline, "no preview page at {page}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        links.insert(viewport.into(), serde_json::json!(theirs));
+    }
+    let artifacts = run_in_browser(&root, "guest.js", &serde_json::Value::Object(links).to_string());
+    assert!(artifacts.join("invitation-promoted-360x800.png").is_file());
 }
 
 /// The organizer's flow (`web/e2e/organizer.js`): sign in with PKCE at the development
