@@ -113,6 +113,11 @@ impl<R: PersistedEventRepository, P: WebPages> Projector for WebCache<R, P> {
         };
         written.map_err(|e| ReadStoreError::Storage(Box::new(e)))
     }
+
+    /// A page is durable once written, so nothing waits for the commit but the checkpoints:
+    /// one commit per delivered batch. A batch that fails after some pages were written
+    /// leaves pages of facts the event store already holds; its retry writes them again.
+    const BATCHED: bool = true;
 }
 
 /// The page of a published event.
