@@ -137,7 +137,7 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
         "09:00 UTC is 11:00 in Berlin in May: {ics}"
     );
     assert!(ics.contains("TZOFFSETTO:+0200"), "{ics}");
-    let share = InvitationTokens::new(&SECRET).unwrap().share_id(&ev);
+    let share = InvitationTokens::new(&SECRET).unwrap().share_id(ev);
     let link = format!("https://app.test/e/{share}#{ev}.");
     assert!(eml.contains(&link), "the personal link: {eml}");
 

@@ -1,6 +1,8 @@
 //! "Add to calendar": an iCalendar file (RFC 5545) made in the browser, in UTC, so every
 //! calendar app places it right whatever its own zone.
 
+use slsplay_rules::ical::{self, text};
+
 /// What the calendar entry says.
 pub struct Entry<'a> {
     /// Stable across downloads, so a second download updates the entry instead of adding one.
@@ -38,7 +40,7 @@ pub fn ics(entry: &Entry) -> String {
     }
     lines.push("END:VEVENT".to_owned());
     lines.push("END:VCALENDAR".to_owned());
-    lines.iter().map(|line| fold(line)).collect()
+    lines.iter().map(|line| ical::fold(line) + "\r\n").collect()
 }
 
 /// `20300515T090000Z`.
@@ -66,38 +68,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// A TEXT value: backslash, semicolon, comma and newlines escaped.
-fn text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Lines longer than 75 octets continue on the next, after a space; never inside a character.
-fn fold(line: &str) -> String {
-    let mut out = String::with_capacity(line.len() + 8);
-    let mut width = 0;
-    for c in line.chars() {
-        if width + c.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += c.len_utf8();
-    }
-    out.push_str("\r\n");
-    out
 }
 
 #[cfg(test)]
@@ -141,17 +111,5 @@ mod tests {
     fn dates_are_right_across_leap_days_and_before_1970() {
         assert_eq!(utc(951_782_400_000.0), "20000229T000000Z");
         assert_eq!(utc(-1000.0), "19691231T235959Z");
-    }
-
-    #[test]
-    fn long_lines_fold_at_75_octets_without_splitting_a_character() {
-        let folded = fold(&format!("SUMMARY:{}", "é".repeat(60)));
-        for line in folded.split("\r\n").filter(|l| !l.is_empty()) {
-            assert!(line.len() <= 75, "{line}");
-        }
-        assert_eq!(
-            folded.replace("\r\n ", ""),
-            format!("SUMMARY:{}\r\n", "é".repeat(60))
-        );
     }
 }

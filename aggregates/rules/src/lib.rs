@@ -1,6 +1,8 @@
 //! The field rules of every entry point (domain, REST API, GraphQL, and the web app compiled to
 //! wasm): each rule names the field it checks, and a command reports all failing fields at once.
 
+pub mod ical;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

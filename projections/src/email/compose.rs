@@ -8,6 +8,7 @@ use chrono::{DateTime, Offset, TimeZone, Utc};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
+use slsplay_aggregates::validation::ical;
 use slsplay_aggregates::virtual_event::VirtualEvent;
 
 /// One email before it is encoded.
@@ -139,52 +140,22 @@ pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: D
             event.details.time_zone,
             end.format("%Y%m%dT%H%M%S")
         ),
-        format!("SUMMARY:{}", ics_text(&event.details.title)),
-        format!("DESCRIPTION:{}", ics_text(&event.details.description)),
+        format!("SUMMARY:{}", ical::text(&event.details.title)),
+        format!("DESCRIPTION:{}", ical::text(&event.details.description)),
         format!("STATUS:{status}"),
         "END:VEVENT".to_owned(),
         "END:VCALENDAR".to_owned(),
     ];
     Calendar {
         method,
-        ics: lines.map(|l| fold(&l)).join("\r\n") + "\r\n",
+        ics: lines.map(|l| ical::fold(&l)).join("\r\n") + "\r\n",
     }
 }
 
 /// Escapes iCalendar text values (RFC 5545, 3.3.11).
-fn ics_text(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace('\n', "\\n")
-        .replace('\r', "")
-}
-
-/// Folds a content line at 75 octets, on character boundaries (RFC 5545, 3.1).
-fn fold(line: &str) -> String {
-    let mut out = String::with_capacity(line.len() + line.len() / 70 * 3);
-    let mut width = 0;
-    for c in line.chars() {
-        if width + c.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += c.len_utf8();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_lines_fold_at_75_octets_without_splitting_characters() {
-        let folded = fold(&format!("SUMMARY:{}", "é".repeat(60)));
-        assert!(folded.split("\r\n").all(|l| l.len() <= 75));
-        assert_eq!(folded.replace("\r\n ", ""), format!("SUMMARY:{}", "é".repeat(60)));
-    }
 
     #[test]
     fn html_special_characters_are_escaped() {
@@ -192,10 +163,5 @@ mod tests {
             html_escape("<b>\"Tom & Jerry's\"</b>"),
             "&lt;b&gt;&quot;Tom &amp; Jerry&#39;s&quot;&lt;/b&gt;"
         );
-    }
-
-    #[test]
-    fn calendar_text_escapes_separators() {
-        assert_eq!(ics_text("a;b,c\\d\ne"), "a\\;b\\,c\\\\d\\ne");
     }
 }
