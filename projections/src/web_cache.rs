@@ -21,7 +21,7 @@ use crate::email::compose::{html_escape, local_time};
 use crate::state::EventStates;
 use crate::store::{ReadStoreError, ReadTx};
 
-pub const NAME: &str = "web-cache";
+pub const NAME: &str = "web_cache";
 
 /// The stable, never-cached script that boots the current build of the app (`.ci/build-web`
 /// writes it), so a page rendered before a new build still boots the new one.

@@ -78,12 +78,14 @@ pub fn event_store(dynamodb: &aws_sdk_dynamodb::Client) -> Result<DynamoReposito
     Ok(dynamo_repository(dynamodb.clone(), &tables))
 }
 
-/// The builders' queue URLs: `READ_MODELS_QUEUE_URL`, `EMAILS_QUEUE_URL`, `SEARCH_QUEUE_URL`.
+/// The builders' queue URLs: `READ_MODELS_QUEUE_URL`, `EMAILS_QUEUE_URL`, `SEARCH_QUEUE_URL`,
+/// `WEB_CACHE_QUEUE_URL`.
 pub fn queue_urls() -> Result<HashMap<String, String>, ConfigError> {
     [
         ("read_models", "READ_MODELS_QUEUE_URL"),
         ("emails", "EMAILS_QUEUE_URL"),
         ("search", "SEARCH_QUEUE_URL"),
+        ("web_cache", "WEB_CACHE_QUEUE_URL"),
     ]
     .into_iter()
     .map(|(queue, variable)| Ok((queue.to_owned(), env(variable)?)))

@@ -1,15 +1,17 @@
 //! Media on S3: uploads by presigned POST (the policy signed with the Lambda's credentials),
-//! and what was uploaded read back with a SigV4-signed HEAD.
+//! and what was uploaded read back with a SigV4-signed HEAD. And the web cache's pages, put
+//! and deleted with SigV4-signed requests.
 
 use std::sync::Arc;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use chrono::{DateTime, Utc};
 use slsplay_aggregates::Clock;
 use slsplay_api::blobs::{BlobError, BlobInfo, BlobStore, Pending, UploadForm, valid_key};
+use slsplay_projections::web_cache::{WebPages, WebPagesError};
 
 use crate::s3_post_policy::S3Uploads;
 
@@ -132,4 +134,87 @@ impl BlobStore for S3Blobs {
     fn public_url(&self, key: &str) -> String {
         format!("{}/{key}", self.media_base_url.trim_end_matches('/'))
     }
+}
+
+/// The web cache's pages (`slsplay_projections::web_cache`) in the web bucket, which
+/// CloudFront serves beside the app. Written `no-cache`, so CloudFront asks the bucket again
+/// (a conditional GET) before it serves a page it holds: a changed page shows at once, with
+/// no invalidation.
+pub struct S3Pages {
+    pub bucket: String,
+    pub region: String,
+    /// A test server's address (path-style URLs); `None` on AWS (virtual-host style).
+    pub endpoint: Option<String>,
+    pub credentials: SharedCredentialsProvider,
+    pub http: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl S3Pages {
+    async fn send(&self, method: &str, path: &str, body: Vec<u8>) -> Result<u16, WebPagesError> {
+        if !valid_key(path) {
+            return Err(page_error(format!("{path:?} is not a valid page path")));
+        }
+        let url = match &self.endpoint {
+            Some(endpoint) => format!("{}/{}/{path}", endpoint.trim_end_matches('/'), self.bucket),
+            None => format!("https://{}.s3.{}.amazonaws.com/{path}", self.bucket, self.region),
+        };
+        let credentials = self.credentials.provide_credentials().await.map_err(page_error)?;
+        let identity: Identity = credentials.into();
+        let mut settings = SigningSettings::default();
+        // S3 wants the payload's hash in a header of its own.
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(self.clock.now().into())
+            .settings(settings)
+            .build()
+            .map_err(page_error)?
+            .into();
+        let headers: Vec<(&str, &str)> = if method == "PUT" {
+            vec![
+                ("content-type", "text/html; charset=utf-8"),
+                ("cache-control", "no-cache"),
+            ]
+        } else {
+            Vec::new()
+        };
+        let signable =
+            SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Bytes(&body))
+                .map_err(page_error)?;
+        let (instructions, _) = sign(signable, &params).map_err(page_error)?.into_parts();
+        let mut request = http::Request::builder().method(method).uri(&url);
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(body).map_err(page_error)?;
+        instructions.apply_to_request_http1x(&mut request);
+        let request = reqwest::Request::try_from(request).map_err(page_error)?;
+        let response = self.http.execute(request).await.map_err(page_error)?;
+        Ok(response.status().as_u16())
+    }
+}
+
+impl WebPages for S3Pages {
+    async fn put(&self, path: &str, html: &str) -> Result<(), WebPagesError> {
+        // S3 has the object durably once it answers 200.
+        match self.send("PUT", path, html.as_bytes().to_vec()).await? {
+            200 => Ok(()),
+            status => Err(page_error(format!("S3 answered PUT {path} with {status}"))),
+        }
+    }
+
+    async fn remove(&self, path: &str) -> Result<(), WebPagesError> {
+        // 204 whether or not the object was there.
+        match self.send("DELETE", path, Vec::new()).await? {
+            200 | 204 | 404 => Ok(()),
+            status => Err(page_error(format!("S3 answered DELETE {path} with {status}"))),
+        }
+    }
+}
+
+fn page_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> WebPagesError {
+    WebPagesError(e.into())
 }

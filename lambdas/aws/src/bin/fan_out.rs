@@ -1,7 +1,8 @@
 //! Lambda: the event table's DynamoDB stream -> each builder's SQS FIFO queue + the fact index.
 //! Event source mapping: the event table's stream, `ReportBatchItemFailures`, a retry limit
 //! and an on-failure destination.
-//! Environment: READ_MODELS_QUEUE_URL, EMAILS_QUEUE_URL, SEARCH_QUEUE_URL, FACT_INDEX_TABLE.
+//! Environment: READ_MODELS_QUEUE_URL, EMAILS_QUEUE_URL, SEARCH_QUEUE_URL, WEB_CACHE_QUEUE_URL,
+//! FACT_INDEX_TABLE.
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -10,7 +11,7 @@ use slsplay_aws::fan_out::fan_out;
 use slsplay_aws::lambda::{env, init_logging, queue_urls, sdk_config};
 use slsplay_aws::sqs::SqsQueues;
 
-const QUEUES: [&str; 3] = ["read_models", "emails", "search"];
+const QUEUES: [&str; 4] = ["read_models", "emails", "search", "web_cache"];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

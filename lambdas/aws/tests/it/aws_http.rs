@@ -274,3 +274,69 @@ async fn the_api_and_graphql_lambdas_run_on_dynamodb_s3_and_an_oidc_issuer() {
         "introspection is off on AWS"
     );
 }
+
+/// The web cache's pages on S3 (moto): put with the type and caching CloudFront passes on,
+/// replaced whole, removed, and removing a missing page succeeds.
+#[tokio::test]
+async fn the_web_caches_pages_are_put_replaced_and_removed_on_s3() {
+    use slsplay_projections::web_cache::WebPages;
+
+    let sdk = moto().sdk_config();
+    let bucket = format!("web-{}", uuid::Uuid::new_v4().simple());
+    let http = reqwest::Client::new();
+    let made = http
+        .put(format!("{}/{bucket}", moto().endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        made.status().is_success(),
+        "creating the bucket: {}",
+        made.status()
+    );
+    // Readable by anyone, as CloudFront reads it (through its origin access on AWS).
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                        "Resource": format!("arn:aws:s3:::{bucket}/*") }],
+    });
+    let public = http
+        .put(format!("{}/{bucket}?policy", moto().endpoint))
+        .body(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        public.status().is_success(),
+        "the bucket policy: {}",
+        public.status()
+    );
+    let pages = slsplay_aws::s3::S3Pages {
+        bucket: bucket.clone(),
+        region: sdk.region().unwrap().to_string(),
+        endpoint: Some(moto().endpoint.clone()),
+        credentials: sdk.credentials_provider().unwrap(),
+        http: http.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let url = format!("{}/{bucket}/e/share1", moto().endpoint);
+
+    pages
+        .put("e/share1", "<!doctype html><title>first</title>")
+        .await
+        .unwrap();
+    pages
+        .put("e/share1", "<!doctype html><title>Gala</title>")
+        .await
+        .unwrap();
+    let served = http.get(&url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(served.headers()["cache-control"], "no-cache");
+    assert_eq!(served.text().await.unwrap(), "<!doctype html><title>Gala</title>");
+
+    pages.remove("e/share1").await.unwrap();
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    pages.remove("e/share1").await.unwrap();
+    assert!(pages.put("../escape", "x").await.is_err(), "paths are checked");
+}

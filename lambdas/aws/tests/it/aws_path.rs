@@ -545,10 +545,11 @@ async fn the_fan_out_lambda_binary_runs_one_invocation_against_moto() {
         .await
         .unwrap();
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let (read_models, emails, search) = (
+    let (read_models, emails, search, web_cache) = (
         fifo_queue(&format!("{prefix}-read_models")).await,
         fifo_queue(&format!("{prefix}-emails")).await,
         fifo_queue(&format!("{prefix}-search")).await,
+        fifo_queue(&format!("{prefix}-web_cache")).await,
     );
     index_table(&format!("{prefix}FactIndex")).await;
     let event = serde_json::to_value(stream_event(&store.tables().events).await).unwrap();
@@ -568,6 +569,7 @@ async fn the_fan_out_lambda_binary_runs_one_invocation_against_moto() {
         .env("READ_MODELS_QUEUE_URL", &read_models)
         .env("EMAILS_QUEUE_URL", &emails)
         .env("SEARCH_QUEUE_URL", &search)
+        .env("WEB_CACHE_QUEUE_URL", &web_cache)
         .env("FACT_INDEX_TABLE", format!("{prefix}FactIndex"))
         .spawn()
         .unwrap();
@@ -579,7 +581,7 @@ async fn the_fan_out_lambda_binary_runs_one_invocation_against_moto() {
 
     assert_eq!(path, "req-1/response", "{response}");
     assert_eq!(response, json!({ "batchItemFailures": [] }));
-    for url in [&read_models, &emails, &search] {
+    for url in [&read_models, &emails, &search, &web_cache] {
         assert_eq!(sqs_event(url).await.records.len(), 1, "the fact reached {url}");
     }
 }

@@ -207,7 +207,7 @@ async fn a_poison_fact_ends_in_the_dead_letter_queue_and_can_be_redriven() {
     let dead: Vec<serde_json::Value> = list().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut queues: Vec<&str> = dead.iter().map(|d| d["queue"].as_str().unwrap()).collect();
     queues.sort();
-    assert_eq!(queues, ["emails", "read_models", "search", "web-cache"]);
+    assert_eq!(queues, ["emails", "read_models", "search", "web_cache"]);
     assert!(
         dead.iter()
             .all(|d| d["last_error"].as_str().unwrap().contains("cannot be decoded")),
