@@ -23,9 +23,11 @@ use crate::store::{ReadStoreError, ReadTx};
 
 pub const NAME: &str = "web_cache";
 
-/// The stable, never-cached script that boots the current build of the app (`.ci/build-web`
-/// writes it), so a page rendered before a new build still boots the new one.
+/// The stable, never-cached script that boots the current build of the app, and its
+/// stylesheet (`.ci/build-web` writes both), so a page rendered before a new build still boots
+/// the new one.
 pub const BOOTSTRAP: &str = "/boot.js";
+pub const STYLESHEET: &str = "/style.css";
 
 /// Where the pages are kept: the blob store locally, the web bucket on AWS.
 pub trait WebPages: Send + Sync {
@@ -129,6 +131,12 @@ pub fn render(event: &VirtualEvent, share_id: &str, settings: &PageSettings) -> 
         .media
         .get(&MediaKind::Photo)
         .map(|photo| html_escape(&format!("{}/{}", settings.media_url, photo.object_key)));
+    // Drawn as the app draws the invitation's top, so the page shows the event before the app
+    // runs; the app hides its own elements while this one is there, and removes it.
+    let cover_img = cover
+        .as_ref()
+        .map(|src| format!("<img class=\"cover\" src=\"{src}\" alt=\"\">"))
+        .unwrap_or_default();
     let image = match &cover {
         Some(src) => format!(
             "<meta property=\"og:image\" content=\"{src}\">\n<meta name=\"twitter:card\" content=\"summary_large_image\">\n"
@@ -151,10 +159,15 @@ pub fn render(event: &VirtualEvent, share_id: &str, settings: &PageSettings) -> 
 <meta property="og:title" content="{title}">
 <meta property="og:description" content="{when} · an online event">
 <meta property="og:url" content="{url}">
-{image}<script type="module" src="{BOOTSTRAP}"></script>
+{image}<link rel="stylesheet" href="{STYLESHEET}">
+<script type="module" src="{BOOTSTRAP}"></script>
 </head>
 <body>
-<noscript><h1>{title}</h1><p>{when}</p><p>Open this invitation in a browser with JavaScript to answer it.</p></noscript>
+<div id="prerendered">
+<header class="bar"><span class="brand">slsplay</span></header>
+<main><article class="invitation">{cover_img}<p class="eyebrow">You are invited</p><h1>{title}</h1><p class="when">{when}</p>
+<noscript><p>Open this invitation in a browser with JavaScript to answer it.</p></noscript></article></main>
+</div>
 </body>
 </html>
 "#
@@ -221,6 +234,16 @@ mod tests {
         );
         assert!(page.contains("<meta property=\"og:url\" content=\"https://vip.example/e/S1\">"));
         assert!(page.contains("<script type=\"module\" src=\"/boot.js\"></script>"));
+        assert!(page.contains("<link rel=\"stylesheet\" href=\"/style.css\">"));
+        assert!(
+            page.contains("<h1>Wine &lt;tasting&gt; &amp; &quot;talk&quot;</h1>"),
+            "drawn before the app runs"
+        );
+        assert!(
+            page.contains(
+                "<img class=\"cover\" src=\"https://media.example/events/ev-1/photo/p1\" alt=\"\">"
+            )
+        );
         assert!(page.contains("noindex"));
         for private in ["secret", "ev-1\"", "meet.example"] {
             assert!(!page.contains(private), "{private} in {page}");

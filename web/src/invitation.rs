@@ -56,6 +56,14 @@ pub fn InvitationRoute() -> impl IntoView {
     ) {
         on_cleanup(move || ticking.clear());
     }
+    // The preview page's drawing of the event gives way once this page has its answer.
+    Effect::new(move |_| {
+        if invitation.with(Option::is_some)
+            && let Some(drawn) = document().get_element_by_id("prerendered")
+        {
+            drawn.remove();
+        }
+    });
     let answer = Action::new_local(move |answer: &Answer| {
         let (answer, event_id, token) = (answer.clone(), event_id(), link.get_value());
         async move {
