@@ -36,6 +36,13 @@ impl Upload {
         self.sent.with_untracked(Option::is_some)
     }
 
+    fn forget_preview(&self) {
+        if let Some(old) = self.preview.get_untracked() {
+            let _ = Url::revoke_object_url(&old);
+        }
+        self.preview.set(None);
+    }
+
     fn show(&self, file: &File) {
         let url = Url::create_object_url_with_blob(file).ok();
         if let Some(old) = self.preview.get_untracked() {
@@ -112,7 +119,11 @@ fn MediaField(
                     upload.done.set(true);
                     refresh.run(());
                 }
-                Err(why) => upload.error.set(Some(why)),
+                Err(why) => {
+                    // What was not attached is not shown as if it were.
+                    upload.forget_preview();
+                    upload.error.set(Some(why));
+                }
             }
         }
     });
