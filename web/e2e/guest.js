@@ -2,9 +2,12 @@
 // and a desktop's width, on an event with one seat: Ann opens her emailed link (the event's
 // preview page), accepts and sees the meeting link; Bob declines and does not see it; Cleo
 // accepts, is first on the waitlist and sees no link; Ann changes her mind and declines, and
-// Cleo is promoted and sees the link. Each adds the event to a calendar (.ics).
+// Cleo is promoted and sees the link. Each adds the event to a calendar (.ics). Bob then signs
+// in with the address he was invited at: his invitation opens without the link, still declined,
+// and is listed under Invitations.
 // Run by lambdas/local/tests/it/web_app.rs; screenshots go to ARTIFACTS.
-// Usage: node guest.js LINKS_JSON ARTIFACTS, LINKS_JSON = {"360x800": [ann, bob, cleo], ...}
+// Usage: node guest.js LINKS_JSON ARTIFACTS, LINKS_JSON = {"360x800": [ann, bob, cleo], ...},
+// each guest invited as NAME.VIEWPORT@example.com.
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require(path.join(process.env.SLSPLAY_E2E_TOOLS, 'node_modules', 'playwright-core'));
@@ -85,6 +88,26 @@ const meeting = 'https://meet.example/founders';
       await cleo.page.getByText('You are attending.').waitFor({ timeout: 30000 });
       await joinLink(cleo).waitFor();
       await shot(cleo, 'promoted');
+
+      // Bob signs in from his invitation with the invited address, and comes back to it.
+      await bob.page.locator('article').getByRole('link', { name: 'Sign in' }).click();
+      await bob.page.getByRole('button', { name: 'Continue with Google' }).click();
+      await bob.page.getByLabel('Email').fill(`bob.${name}@example.com`);
+      await bob.page.getByLabel('Name').fill('Bob');
+      await bob.page.getByRole('button', { name: 'Sign in' }).click();
+      await bob.page.waitForURL(/\/events\/[^/#]+\/invitation$/);
+      await bob.page.getByText('You declined.').waitFor({ timeout: 15000 });
+      if (await joinLink(bob).count() !== 0) fail('a guest who declined sees the meeting link once signed in');
+      await shot(bob, 'signed-in');
+      await bob.page.getByRole('link', { name: 'Invitations' }).click();
+      await bob.page.getByRole('heading', { name: 'Your invitations' }).waitFor();
+      const listed = bob.page.getByRole('listitem').filter({ hasText: 'Founders evening' });
+      await listed.getByText('Declined').waitFor();
+      await shot(bob, 'listed');
+      // From the list, without the link, he changes his mind: the seat is Cleo's, so he waits.
+      await listed.getByRole('link').click();
+      await bob.page.getByRole('button', { name: 'Accept' }).click();
+      await bob.page.getByText('You are number 1 on the waitlist', { exact: false }).waitFor({ timeout: 15000 });
 
       for (const guest of [ann, bob, cleo]) {
         if (guest.leaks.length) fail(`the token left the browser outside its header: ${guest.leaks.join(', ')}`);

@@ -115,6 +115,15 @@ pub struct InvitationPage;
 )]
 pub struct AnswerInvitation;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/my_invitations.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct MyInvitations;
+
 /// The `(field, message)` pairs of a payload's `userErrors` (each operation has types of its
 /// own, so a macro rather than a function).
 macro_rules! user_errors {
@@ -145,6 +154,20 @@ pub async fn with_link_token<Q: GraphQLQuery>(
         })
 }
 
+/// Runs `Q` for a guest: with the personal link's token when the page came from one, else as
+/// the signed-in person (the API matches their verified email to the invitation).
+pub async fn as_guest<Q: GraphQLQuery>(
+    auth: Auth,
+    link_token: &str,
+    variables: Q::Variables,
+) -> Result<Q::ResponseData, Unavailable> {
+    if link_token.is_empty() {
+        as_viewer::<Q>(auth, variables).await
+    } else {
+        with_link_token::<Q>(variables, link_token).await
+    }
+}
+
 /// Runs `Q` as the signed-in person; a refused token ends the session (the page then asks to
 /// sign in again) instead of showing as an error.
 pub async fn as_viewer<Q: GraphQLQuery>(
@@ -172,13 +195,29 @@ enum Failure {
 
 async fn send<Q: GraphQLQuery>(
     variables: Q::Variables,
-    (header, value): (&str, String),
+    header: (&str, String),
 ) -> Result<Q::ResponseData, Failure> {
     let unavailable = |why: String| Failure::Unavailable(Unavailable(why));
-    let body = Q::build_query(variables);
+    let body = serde_json::to_string(&Q::build_query(variables)).map_err(|e| unavailable(e.to_string()))?;
+    let text = post(body, header).await?;
+    let answer: graphql_client::Response<Q::ResponseData> =
+        serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))?;
+    match (answer.data, answer.errors) {
+        (Some(data), None) => Ok(data),
+        (_, Some(errors)) if !errors.is_empty() => Err(unavailable(errors[0].message.clone())),
+        (Some(data), _) => Ok(data),
+        (None, _) => Err(unavailable("the platform sent no answer".into())),
+    }
+}
+
+/// The request itself, apart from the operation's types: one copy of this code serves every
+/// operation, where a generic one was a copy per operation.
+async fn post(body: String, (header, value): (&str, String)) -> Result<String, Failure> {
+    let unavailable = |why: String| Failure::Unavailable(Unavailable(why));
     let response = gloo_net::http::Request::post("/graphql")
         .header(header, &value)
-        .json(&body)
+        .header("Content-Type", "application/json")
+        .body(body)
         .map_err(|e| unavailable(e.to_string()))?
         .send()
         .await
@@ -193,12 +232,5 @@ async fn send<Q: GraphQLQuery>(
             response.status_text()
         )));
     }
-    let answer: graphql_client::Response<Q::ResponseData> =
-        response.json().await.map_err(|e| unavailable(e.to_string()))?;
-    match (answer.data, answer.errors) {
-        (Some(data), None) => Ok(data),
-        (_, Some(errors)) if !errors.is_empty() => Err(unavailable(errors[0].message.clone())),
-        (Some(data), _) => Ok(data),
-        (None, _) => Err(unavailable("the platform sent no answer".into())),
-    }
+    response.text().await.map_err(|e| unavailable(e.to_string()))
 }

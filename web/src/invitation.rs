@@ -1,40 +1,48 @@
 //! The guest's page, opened from the personal link in the invitation email: no account needed.
 //! The link is the event's preview page, `/e/{share_id}#{event_id}.{token}` (older emails:
 //! `/events/{event_id}/invitation#{token}`). The fragment is never sent to a server; the page
-//! sends the token only in the `Invitation-Token` header.
+//! sends the token only in the `Invitation-Token` header. Someone signed in with the invited
+//! address opens `/events/{event_id}/invitation` without the token.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::graphql::{self, AnswerInvitation, InvitationPage, Unavailable};
+use crate::session::Auth;
+use crate::sign_in::SignInButtons;
 use crate::time;
 
 type Invitation = graphql::invitation_page::InvitationPageInvitation;
 type Answer = graphql::answer_invitation::RsvpAnswer;
 
+/// `event_id`: the path's, on `/events/{event_id}/invitation`; the fragment names it on
+/// `/e/{share_id}`.
 #[component]
-pub fn InvitationRoute() -> impl IntoView {
-    let params = use_params_map();
+pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoView {
+    let in_path = StoredValue::new(event_id);
+    let auth = Auth::get();
     let fragment = window().location().hash().unwrap_or_default();
     let (linked_event, token) = split_fragment(&fragment);
     let linked_event = StoredValue::new(linked_event);
     let event_id = move || {
         linked_event
             .get_value()
-            .or_else(|| params.read().get("event_id"))
+            .or_else(|| in_path.get_value())
             .unwrap_or_default()
     };
     let link = StoredValue::new(token);
     let invitation = LocalResource::new(move || {
         let event_id = event_id();
+        // Signing in (or out) on this page changes who asks.
+        let signed_in = auth.session().is_some();
         async move {
             let token = link.get_value();
-            if token.is_empty() {
+            if event_id.is_empty() || (token.is_empty() && !signed_in) {
                 return Ok(None);
             }
-            let data = graphql::with_link_token::<InvitationPage>(
-                graphql::invitation_page::Variables { event_id },
+            let data = graphql::as_guest::<InvitationPage>(
+                auth,
                 &token,
+                graphql::invitation_page::Variables { event_id },
             )
             .await?;
             Ok::<_, Unavailable>(data.invitation)
@@ -67,9 +75,10 @@ pub fn InvitationRoute() -> impl IntoView {
     let answer = Action::new_local(move |answer: &Answer| {
         let (answer, event_id, token) = (answer.clone(), event_id(), link.get_value());
         async move {
-            let data = graphql::with_link_token::<AnswerInvitation>(
-                graphql::answer_invitation::Variables { event_id, answer },
+            let data = graphql::as_guest::<AnswerInvitation>(
+                auth,
                 &token,
+                graphql::answer_invitation::Variables { event_id, answer },
             )
             .await?;
             let refused = data.rsvp.user_errors.into_iter().next().map(|e| e.message);
@@ -87,7 +96,11 @@ pub fn InvitationRoute() -> impl IntoView {
                     .get()
                     .map(|loaded| match loaded {
                         Ok(Some(found)) => view! { <InvitationView event_id=event_id() found answer/> }.into_any(),
-                        Ok(None) => view! { <NotOpened/> }.into_any(),
+                        Ok(None) if !link.with_value(String::is_empty) => view! { <NotOpened/> }.into_any(),
+                        Ok(None) => match auth.session() {
+                            Some(session) => view! { <NotForThisAccount email=session.email/> }.into_any(),
+                            None => view! { <SignInToOpen/> }.into_any(),
+                        },
                         Err(Unavailable(why)) => view! { <Outage why/> }.into_any(),
                     })
             }}
@@ -143,6 +156,13 @@ fn InvitationView(
         on_cleanup(move || ticking.clear());
     }
     let countdown = move || time::countdown(now.get(), starts_ms, duration);
+    let auth = Auth::get();
+    let keep_href = format!(
+        "/signin?return={}",
+        String::from(js_sys::encode_uri_component(&format!(
+            "/events/{event_id}/invitation"
+        )))
+    );
     let pending = answer.pending();
     let outcome = answer.value();
     view! {
@@ -170,6 +190,12 @@ fn InvitationView(
                     {found.meeting_url.clone().map(|url| {
                         let shown = url.clone();
                         view! { <p class="join">"Join here: " <a href=url rel="noreferrer">{shown}</a></p> }
+                    })}
+                    {move || auth.session().is_none().then(|| view! {
+                        <p class="muted">
+                            <a href=keep_href.clone()>"Sign in"</a>
+                            " with the address this invitation went to, and find it again under Invitations."
+                        </p>
                     })}
                     {calendar.map(|href| view! {
                         <p><a class="button" href=href download="invitation.ics">"Add to calendar"</a></p>
@@ -234,6 +260,34 @@ fn NotOpened() -> impl IntoView {
             <p>
                 "It may be incomplete (copy the whole link from the email), or the invitation was "
                 "withdrawn. Ask the organizer to invite you again."
+            </p>
+        </section>
+    }
+}
+
+/// `/events/{event_id}/invitation` without a link, signed out: the invited address opens it.
+#[component]
+fn SignInToOpen() -> impl IntoView {
+    let here = window().location().pathname().unwrap_or_default();
+    view! {
+        <section class="sign-in">
+            <h1>"Open your invitation"</h1>
+            <p>"Open the link in your invitation email, or sign in with the address the invitation was sent to."</p>
+            <SignInButtons return_to=here/>
+        </section>
+    }
+}
+
+/// Signed in, without a link, and this account's address was not invited to this event.
+#[component]
+fn NotForThisAccount(email: Option<String>) -> impl IntoView {
+    let who = email.unwrap_or_else(|| "this account".to_owned());
+    view! {
+        <section>
+            <h1>"No invitation for this account"</h1>
+            <p>
+                {format!("This event has no invitation for {who}. ")}
+                "Open the link in your invitation email, or sign in with the address it was sent to."
             </p>
         </section>
     }

@@ -4,11 +4,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::pkce;
+use crate::router::Location;
 use crate::session::Auth;
 
 /// What an authorization request left for its callback, in this tab only.
@@ -171,11 +170,11 @@ pub fn SignInButtons(#[prop(into)] return_to: String) -> impl IntoView {
 
 /// What a page for signed-in people shows to someone who is not: sign in, and come back here.
 #[component]
-pub fn SignInPrompt() -> impl IntoView {
-    let location = use_location();
+pub fn SignInPrompt(heading: &'static str, hint: &'static str) -> impl IntoView {
+    let location = Location::get();
     let here = format!(
         "{}{}",
-        location.pathname.get_untracked(),
+        location.path.get_untracked(),
         location.search.get_untracked()
     );
     let here = if here.starts_with(CALLBACK) {
@@ -186,11 +185,11 @@ pub fn SignInPrompt() -> impl IntoView {
     let auth = Auth::get();
     view! {
         <section class="sign-in">
-            <h1>"Sign in to organize your events"</h1>
+            <h1>{heading}</h1>
             {move || auth.lapsed().then(|| view! {
                 <p class="notice" role="status">"You were signed out because your sign-in ended. Sign in again to go on."</p>
             })}
-            <p class="muted">"Use the account you want your guests to see as the organizer."</p>
+            <p class="muted">{hint}</p>
             <SignInButtons return_to=here/>
         </section>
     }
@@ -198,13 +197,17 @@ pub fn SignInPrompt() -> impl IntoView {
 
 /// Shows `children` to signed-in people, the sign-in to everyone else.
 #[component]
-pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
+pub fn RequireSignIn(
+    #[prop(default = "Sign in to organize your events")] heading: &'static str,
+    #[prop(default = "Use the account you want your guests to see as the organizer.")] hint: &'static str,
+    children: ChildrenFn,
+) -> impl IntoView {
     let auth = Auth::get();
     move || {
         if auth.session().is_some() {
             children().into_any()
         } else {
-            view! { <SignInPrompt/> }.into_any()
+            view! { <SignInPrompt heading hint/> }.into_any()
         }
     }
 }
@@ -212,28 +215,19 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
 /// `/signin?return=/path`: the sign-in page a header link opens.
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let query = use_query_map();
-    let return_to = query
-        .with_untracked(|q| q.get("return"))
-        .unwrap_or_else(|| "/my/events".into());
+    let location = Location::get();
+    let return_to = location.query("return").unwrap_or_else(|| "/my/events".into());
     let auth = Auth::get();
-    let navigate = use_navigate();
     let target = pkce::safe_return(&return_to).to_owned();
     Effect::new(move |_| {
         if auth.session().is_some() {
-            navigate(
-                &target,
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
+            location.navigate(&target, true);
         }
     });
     view! {
         <section class="sign-in">
             <h1>"Sign in"</h1>
-            <p class="muted">"Organizers sign in to create events and invite guests. Guests need no account: their personal link opens their invitation."</p>
+            <p class="muted">"Organizers sign in to create events and invite guests. Guests need no account: their personal link opens their invitation, and signing in with the address it went to keeps it in their account."</p>
             <SignInButtons return_to/>
         </section>
     }
@@ -286,23 +280,20 @@ async fn exchange(code: String, state: String) -> Result<(String, String), Strin
 /// `/signin/callback?code&state`: where the provider sends the browser back.
 #[component]
 pub fn Callback() -> impl IntoView {
-    let query = use_query_map();
-    let (code, state, refused) = query.with_untracked(|q| (q.get("code"), q.get("state"), q.get("error")));
+    let location = Location::get();
+    let (code, state, refused) = (
+        location.query("code"),
+        location.query("state"),
+        location.query("error"),
+    );
     let auth = Auth::get();
-    let navigate = use_navigate();
     let failed = RwSignal::new(None::<String>);
     match (code, state, refused) {
         (Some(code), Some(state), None) => spawn_local(async move {
             match exchange(code, state).await {
                 Ok((token, return_to)) => {
                     if auth.signed_in(token) {
-                        navigate(
-                            &return_to,
-                            NavigateOptions {
-                                replace: true,
-                                ..Default::default()
-                            },
-                        )
+                        location.navigate(&return_to, true)
                     } else {
                         failed.set(Some(
                             "the sign-in service sent a token that has already lapsed".into(),

@@ -115,21 +115,30 @@ impl Query {
 
     /// The invitation a personal link opens, without signing in; null when the token does not
     /// open an invitation to this event. The token comes in the `Invitation-Token` header (the
-    /// web app's way) or as `token`.
+    /// web app's way) or as `token`. Without a token, the invitation to the signed-in viewer's
+    /// verified email: signing in with the invited address opens it as the link does.
     async fn invitation(
         &self,
         ctx: &Context<'_>,
         event_id: String,
         token: Option<String>,
     ) -> Result<Option<LinkInvitation>> {
-        let Some(token) = LinkToken::or_header(token.as_deref(), ctx) else {
-            return Ok(None);
+        let credential = match LinkToken::or_header(token.as_deref(), ctx) {
+            Some(token) => InvitationCredential::Token(token.to_owned()),
+            None => match ctx
+                .data::<Viewer>()?
+                .identity
+                .as_ref()
+                .and_then(|i| i.verified_email.clone())
+            {
+                Some(email) => InvitationCredential::VerifiedEmail(email),
+                None => return Ok(None),
+            },
         };
         if !plausible_id(&event_id) {
             return Ok(None);
         }
         let services = ctx.data::<Services>()?;
-        let credential = InvitationCredential::Token(token.to_owned());
         let row = guest_by_credential(&services.queries, &event_id, &credential)
             .await
             .map_err(unavailable)?;

@@ -3,12 +3,11 @@
 //! before sending, and the server's refusals land next to their fields too.
 
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::forms::{EventFields, EventForm, FieldErrors, amount_text};
 use crate::graphql::{self, CreateEvent, ManagedEvent, Unavailable, UpdateEvent, user_errors};
 use crate::pkce;
+use crate::router::Location;
 use crate::session::Auth;
 use crate::sign_in::RequireSignIn;
 use crate::time;
@@ -94,7 +93,7 @@ pub fn NewEventRoute() -> impl IntoView {
 #[component]
 fn NewEvent() -> impl IntoView {
     let auth = Auth::get();
-    let navigate = use_navigate();
+    let location = Location::get();
     // One key per form: a retried send creates the event once.
     let key = StoredValue::new(pkce::random().ok());
     let save = Action::new_local(move |fields: &EventFields| {
@@ -130,7 +129,7 @@ fn NewEvent() -> impl IntoView {
         if let Some(Ok((Some(event_id), errors))) = save.value().get()
             && errors.is_empty()
         {
-            navigate(&format!("/my/events/{event_id}"), NavigateOptions::default());
+            location.navigate(&format!("/my/events/{event_id}"), false);
         }
     });
     let server = Signal::derive(move || match save.value().get() {
@@ -148,15 +147,15 @@ fn NewEvent() -> impl IntoView {
 
 /// `/my/events/:event_id/edit`: change the details, reschedule.
 #[component]
-pub fn EditEventRoute() -> impl IntoView {
-    view! { <RequireSignIn><EditEvent/></RequireSignIn> }
+pub fn EditEventRoute(event_id: String) -> impl IntoView {
+    view! { <RequireSignIn><EditEvent event_id=event_id.clone()/></RequireSignIn> }
 }
 
 #[component]
-fn EditEvent() -> impl IntoView {
+fn EditEvent(event_id: String) -> impl IntoView {
     let auth = Auth::get();
-    let params = use_params_map();
-    let event_id = move || params.read().get("event_id").unwrap_or_default();
+    let event_id = StoredValue::new(event_id);
+    let event_id = move || event_id.get_value();
     let event = LocalResource::new(move || {
         let event_id = event_id();
         async move {
@@ -171,7 +170,7 @@ fn EditEvent() -> impl IntoView {
             Ok::<_, Unavailable>(data.event)
         }
     });
-    let navigate = use_navigate();
+    let location = Location::get();
     let save = Action::new_local(move |(fields, version): &(EventFields, i64)| {
         let (fields, version, event_id) = (fields.clone(), *version, event_id());
         async move {
@@ -204,7 +203,7 @@ fn EditEvent() -> impl IntoView {
         if let Some(Ok(errors)) = save.value().get()
             && errors.is_empty()
         {
-            navigate(&format!("/my/events/{}", event_id()), NavigateOptions::default());
+            location.navigate(&format!("/my/events/{}", event_id()), false);
         }
     });
     let server = Signal::derive(move || match save.value().get() {

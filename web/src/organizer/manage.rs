@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use super::media::{Media, Upload};
 use crate::forms::{preview_invites, show_price};
@@ -28,8 +27,8 @@ const REFRESH: Duration = Duration::from_secs(10);
 
 /// `/my/events/:event_id`.
 #[component]
-pub fn ManageEventRoute() -> impl IntoView {
-    view! { <RequireSignIn><Manage/></RequireSignIn> }
+pub fn ManageEventRoute(event_id: String) -> impl IntoView {
+    view! { <RequireSignIn><Manage event_id=event_id.clone()/></RequireSignIn> }
 }
 
 /// The first refusal of a mutation, as a sentence.
@@ -66,11 +65,10 @@ async fn load(auth: Auth, event_id: String) -> Result<Option<(Event, Vec<Guest>)
 }
 
 #[component]
-fn Manage() -> impl IntoView {
+fn Manage(event_id: String) -> impl IntoView {
     let auth = Auth::get();
-    let params = use_params_map();
-    let event_id = Memo::new(move |_| params.read().get("event_id").unwrap_or_default());
-    let loaded = LocalResource::new(move || load(auth, event_id.get()));
+    let event_id = StoredValue::new(event_id);
+    let loaded = LocalResource::new(move || load(auth, event_id.get_value()));
     // What the organizer is typing outlives the refreshes, which render the page anew.
     let drafts = Drafts {
         emails: RwSignal::new(String::new()),

@@ -1040,3 +1040,94 @@ async fn a_personal_link_opens_and_answers_the_invitation_over_graphql_with_the_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Signing in with the invited address links the invitation to the account: GraphQL opens it
+/// without the link's token, lists it among the viewer's invitations, and takes the answer;
+/// someone signed in with another address gets nothing.
+#[tokio::test]
+async fn signing_in_with_the_invited_email_opens_the_invitation_without_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let created = api
+        .post("/api/events", &organizer, new_event("Linked night"))
+        .await;
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    let invited = api
+        .post(
+            &format!("/api/events/{event_id}/invitations"),
+            &organizer,
+            json!({ "emails": ["Jude@Example.com"] }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    let jude = token(&data, "jude@example.com", &[]);
+    let stranger = token(&data, "kim@example.com", &[]);
+
+    let graphql = |query: String, bearer: &str| {
+        let (api, bearer) = (&api, bearer.to_owned());
+        async move {
+            let answer = api
+                .call(
+                    Method::POST,
+                    "/graphql",
+                    Some(&bearer),
+                    Some(&json!({ "query": query })),
+                    &[],
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.body
+        }
+    };
+    let open = format!(r#"{{ invitation(eventId: "{event_id}") {{ rsvp event {{ title }} meetingUrl }} }}"#);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let opened = loop {
+        let seen = graphql(open.clone(), &jude).await;
+        if !seen["data"]["invitation"].is_null() {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "the invitation never opened: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(opened["data"]["invitation"]["rsvp"], "invited", "{opened}");
+    assert_eq!(opened["data"]["invitation"]["event"]["title"], "Linked night");
+    let theirs = graphql(open.clone(), &stranger).await;
+    assert_eq!(theirs["data"]["invitation"], Value::Null, "{theirs}");
+    let listed = graphql(
+        "{ viewer { invitations { nodes { rsvp event { eventId title } } } } }".into(),
+        &jude,
+    )
+    .await;
+    assert_eq!(
+        listed["data"]["viewer"]["invitations"]["nodes"],
+        json!([{ "rsvp": "invited", "event": { "eventId": event_id, "title": "Linked night" } }]),
+        "{listed}"
+    );
+
+    let answered = graphql(
+        format!(r#"mutation {{ rsvp(eventId: "{event_id}", answer: ACCEPT) {{ userErrors {{ field message }} }} }}"#),
+        &jude,
+    )
+    .await;
+    assert_eq!(answered["data"]["rsvp"]["userErrors"], json!([]), "{answered}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = graphql(open.clone(), &jude).await;
+        if seen["data"]["invitation"]["rsvp"] == "attending" {
+            assert_eq!(
+                seen["data"]["invitation"]["meetingUrl"],
+                "https://meet.example/founders"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the answer never showed: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let theirs = graphql(open, &stranger).await;
+    assert_eq!(theirs["data"]["invitation"], Value::Null, "{theirs}");
+}

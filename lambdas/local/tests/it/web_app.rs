@@ -236,8 +236,9 @@ fn run_in_browser(root: &std::path::Path, script: &str, arg: &str) -> std::path:
 /// the app as `.ci/build-web` built it, on an event of one seat at 360 and 1280 px: the emailed
 /// link (the event's preview page) opens the invitation without an account; the first guest
 /// accepts and sees the meeting link, the second declines and does not, the third is
-/// waitlisted, and is promoted and sees it when the first changes her mind. The token never
-/// leaves the browser but in its header.
+/// waitlisted, and is promoted and sees it when the first changes her mind. The second then
+/// signs in with his invited address: the invitation opens without the link, is listed under
+/// Invitations, and takes his new answer. The token never leaves the browser but in its header.
 #[tokio::test]
 async fn three_guests_accept_decline_and_get_promoted_from_the_waitlist_in_a_browser() {
     let (root, dist) = browser_tools();
