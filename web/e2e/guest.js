@@ -6,7 +6,9 @@
 // in with the address he was invited at: his invitation opens without the link, still declined,
 // and is listed under Invitations.
 // Run by lambdas/local/tests/it/web_app.rs; screenshots go to ARTIFACTS.
-// Usage: node guest.js LINKS_JSON ARTIFACTS, LINKS_JSON = {"360x800": [ann, bob, cleo], ...},
+// Dana, invited to a paid event, accepts, pays at the development checkout and comes back
+// attending.
+// Usage: node guest.js LINKS_JSON ARTIFACTS, LINKS_JSON = {"360x800": [ann, bob, cleo, dana], ...},
 // each guest invited as NAME.VIEWPORT@example.com.
 const fs = require('fs');
 const path = require('path');
@@ -23,7 +25,7 @@ const meeting = 'https://meet.example/founders';
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
     for (const [name, viewport] of [['360x800', { width: 360, height: 800 }], ['1280x800', { width: 1280, height: 800 }]]) {
-      const [ann, bob, cleo] = await Promise.all(links[name].map(async (link) => {
+      const [ann, bob, cleo, dana] = await Promise.all(links[name].map(async (link) => {
         // axe needs a page of its own context; each guest is a browser of their own.
         const context = await browser.newContext({ viewport });
         const page = await context.newPage();
@@ -109,7 +111,26 @@ const meeting = 'https://meet.example/founders';
       await bob.page.getByRole('button', { name: 'Accept' }).click();
       await bob.page.getByText('You are number 1 on the waitlist', { exact: false }).waitFor({ timeout: 15000 });
 
-      for (const guest of [ann, bob, cleo]) {
+      // Dana: a paid event holds her seat until she pays, then it is hers.
+      await dana.page.goto(dana.link);
+      await dana.page.getByRole('heading', { name: 'Founders gala' }).waitFor();
+      await dana.page.getByText('Ticket 25.00 EUR, not refundable').waitFor();
+      await dana.page.getByRole('button', { name: 'Accept' }).click();
+      await dana.page.getByText(/^A seat is held for you until .+\. Pay 25\.00 EUR to make it yours\.$/).waitFor({ timeout: 15000 });
+      if (await joinLink(dana).count() !== 0) fail('a guest who has not paid sees the meeting link');
+      await shot(dana, 'seat-held');
+      await dana.page.getByRole('button', { name: 'Pay 25.00 EUR' }).click();
+      await dana.page.waitForURL(/\/dev\/pay\//);
+      await dana.page.getByRole('button', { name: 'Pay 25.00 EUR' }).click();
+      await dana.page.waitForURL(/\/invitation$/, { timeout: 15000 });
+      await dana.page.getByText('You are attending.').waitFor({ timeout: 15000 });
+      await joinLink(dana).waitFor();
+      await shot(dana, 'paid');
+      // Back without the link's fragment, the tab still opens her invitation.
+      await dana.page.reload();
+      await dana.page.getByText('You are attending.').waitFor({ timeout: 15000 });
+
+      for (const guest of [ann, bob, cleo, dana]) {
         if (guest.leaks.length) fail(`the token left the browser outside its header: ${guest.leaks.join(', ')}`);
         if (guest.errors.length) fail(`errors on the page: ${guest.errors.join('; ')}`);
         await guest.context.close();

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use slsplay_rules as rules;
+use slsplay_rules::currency_decimals as decimals;
 
 /// Messages by form field (`title`, `ticketPrice.currency`, ...), in the order found: the
 /// rules' own list, under the form's (GraphQL's) field names.
@@ -180,16 +181,6 @@ fn whole_number(text: &str) -> Result<u64, String> {
         .ok()
         .filter(|n| *n <= u64::from(u32::MAX))
         .ok_or_else(|| format!("`{text}` is not a whole number"))
-}
-
-/// Digits after the decimal point of a currency (ISO 4217's minor unit); two for most.
-fn decimals(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "VND"
-        | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
 }
 
 /// A price as people type it (`25`, `25.5`, `1,250.00`) in minor units of `currency`.

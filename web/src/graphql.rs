@@ -124,6 +124,24 @@ pub struct AnswerInvitation;
 )]
 pub struct MyInvitations;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/start_checkout.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct StartCheckout;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../lambdas/graphql/schema.graphql",
+    query_path = "graphql/pay_ticket.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct PayTicket;
+
 /// The `(field, message)` pairs of a payload's `userErrors` (each operation has types of its
 /// own, so a macro rather than a function).
 macro_rules! user_errors {
@@ -141,17 +159,65 @@ pub(crate) use user_errors;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unavailable(pub String);
 
+/// Who asks: the personal link's token (sent as `Invitation-Token`) or the signed-in person.
+#[derive(Clone, Copy)]
+enum Asker<'a> {
+    Link(&'a str),
+    Viewer(Auth),
+}
+
+impl Asker<'_> {
+    /// The header that says who asks; none when the sign-in has already ended.
+    fn header(self) -> Result<(&'static str, String), Unavailable> {
+        match self {
+            Self::Link(token) => Ok(("Invitation-Token", token.to_owned())),
+            Self::Viewer(auth) => match auth.token() {
+                Some(token) => Ok(("Authorization", format!("Bearer {token}"))),
+                None => Err(self.refused()),
+            },
+        }
+    }
+
+    /// The platform did not accept who asked: a lapsed sign-in ends the session (the page then
+    /// asks to sign in again) instead of showing as an error.
+    fn refused(self) -> Unavailable {
+        match self {
+            Self::Link(_) => Unavailable("the platform did not accept this link".into()),
+            Self::Viewer(auth) => {
+                auth.lapse();
+                Unavailable("your sign-in has ended; sign in again".into())
+            }
+        }
+    }
+}
+
+/// Runs `Q` as `asker`; only the operation's own types are generic, the rest is one copy.
+async fn ask<Q: GraphQLQuery>(
+    asker: Asker<'_>,
+    variables: Q::Variables,
+) -> Result<Q::ResponseData, Unavailable> {
+    let body = serde_json::to_string(&Q::build_query(variables)).map_err(|e| Unavailable(e.to_string()))?;
+    let text = post(body, asker).await?;
+    let answer: graphql_client::Response<Q::ResponseData> =
+        serde_json::from_str(&text).map_err(|e| Unavailable(e.to_string()))?;
+    let failed = answer
+        .errors
+        .as_ref()
+        .and_then(|e| e.first())
+        .map(|e| e.message.clone());
+    match (answer.data, failed) {
+        (_, Some(why)) => Err(Unavailable(why)),
+        (Some(data), None) => Ok(data),
+        (None, None) => Err(Unavailable("the platform sent no answer".into())),
+    }
+}
+
 /// Runs `Q` with the personal link's token in the `Invitation-Token` header.
 pub async fn with_link_token<Q: GraphQLQuery>(
     variables: Q::Variables,
     link_token: &str,
 ) -> Result<Q::ResponseData, Unavailable> {
-    send::<Q>(variables, ("Invitation-Token", link_token.to_owned()))
-        .await
-        .map_err(|failure| match failure {
-            Failure::SignedOut => Unavailable("the platform did not accept this link".into()),
-            Failure::Unavailable(why) => why,
-        })
+    ask::<Q>(Asker::Link(link_token), variables).await
 }
 
 /// Runs `Q` for a guest: with the personal link's token when the page came from one, else as
@@ -161,11 +227,12 @@ pub async fn as_guest<Q: GraphQLQuery>(
     link_token: &str,
     variables: Q::Variables,
 ) -> Result<Q::ResponseData, Unavailable> {
-    if link_token.is_empty() {
-        as_viewer::<Q>(auth, variables).await
+    let asker = if link_token.is_empty() {
+        Asker::Viewer(auth)
     } else {
-        with_link_token::<Q>(variables, link_token).await
-    }
+        Asker::Link(link_token)
+    };
+    ask::<Q>(asker, variables).await
 }
 
 /// Runs `Q` as the signed-in person; a refused token ends the session (the page then asks to
@@ -174,63 +241,30 @@ pub async fn as_viewer<Q: GraphQLQuery>(
     auth: Auth,
     variables: Q::Variables,
 ) -> Result<Q::ResponseData, Unavailable> {
-    let Some(token) = auth.token() else {
-        auth.lapse();
-        return Err(Unavailable("your sign-in has ended; sign in again".into()));
-    };
-    match send::<Q>(variables, ("Authorization", format!("Bearer {token}"))).await {
-        Ok(data) => Ok(data),
-        Err(Failure::SignedOut) => {
-            auth.lapse();
-            Err(Unavailable("your sign-in has ended; sign in again".into()))
-        }
-        Err(Failure::Unavailable(why)) => Err(why),
-    }
-}
-
-enum Failure {
-    SignedOut,
-    Unavailable(Unavailable),
-}
-
-async fn send<Q: GraphQLQuery>(
-    variables: Q::Variables,
-    header: (&str, String),
-) -> Result<Q::ResponseData, Failure> {
-    let unavailable = |why: String| Failure::Unavailable(Unavailable(why));
-    let body = serde_json::to_string(&Q::build_query(variables)).map_err(|e| unavailable(e.to_string()))?;
-    let text = post(body, header).await?;
-    let answer: graphql_client::Response<Q::ResponseData> =
-        serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))?;
-    match (answer.data, answer.errors) {
-        (Some(data), None) => Ok(data),
-        (_, Some(errors)) if !errors.is_empty() => Err(unavailable(errors[0].message.clone())),
-        (Some(data), _) => Ok(data),
-        (None, _) => Err(unavailable("the platform sent no answer".into())),
-    }
+    ask::<Q>(Asker::Viewer(auth), variables).await
 }
 
 /// The request itself, apart from the operation's types: one copy of this code serves every
 /// operation, where a generic one was a copy per operation.
-async fn post(body: String, (header, value): (&str, String)) -> Result<String, Failure> {
-    let unavailable = |why: String| Failure::Unavailable(Unavailable(why));
+async fn post(body: String, asker: Asker<'_>) -> Result<String, Unavailable> {
+    let (header, value) = asker.header()?;
     let response = gloo_net::http::Request::post("/graphql")
         .header(header, &value)
         .header("Content-Type", "application/json")
         .body(body)
-        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(|e| Unavailable(e.to_string()))?
         .send()
         .await
-        .map_err(|_| unavailable("the platform cannot be reached; check your connection".into()))?;
+        .map_err(|_| Unavailable("the platform cannot be reached; check your connection".into()))?;
     if response.status() == 401 {
-        return Err(Failure::SignedOut);
+        return Err(asker.refused());
     }
     if !response.ok() {
-        return Err(unavailable(format!(
+        return Err(Unavailable(format!(
             "the platform answered {} {}; try again in a moment",
             response.status(),
             response.status_text()
         )));
     }
-    response.text().await.map_err(|e| unavailable(e.to_string()))
+    response.text().await.map_err(|e| Unavailable(e.to_string()))
 }

@@ -6,13 +6,22 @@
 
 use leptos::prelude::*;
 
-use crate::graphql::{self, AnswerInvitation, InvitationPage, Unavailable};
-use crate::session::Auth;
+use crate::graphql::{self, AnswerInvitation, InvitationPage, PayTicket, StartCheckout, Unavailable};
+use crate::router::Location;
+use crate::session::{Auth, storage};
 use crate::sign_in::SignInButtons;
 use crate::time;
 
 type Invitation = graphql::invitation_page::InvitationPageInvitation;
 type Answer = graphql::answer_invitation::RsvpAnswer;
+/// Starts a checkout: the provider's page is opened, or why not.
+type Checkout = Action<(), Result<Option<String>, Unavailable>>;
+
+/// Where the link's token waits while the guest pays at the provider's page, in this tab only:
+/// the provider sends them back without the link's fragment.
+fn kept_link(event_id: &str) -> String {
+    format!("slsplay.link.{event_id}")
+}
 
 /// `event_id`: the path's, on `/events/{event_id}/invitation`; the fragment names it on
 /// `/e/{share_id}`.
@@ -20,8 +29,23 @@ type Answer = graphql::answer_invitation::RsvpAnswer;
 pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoView {
     let in_path = StoredValue::new(event_id);
     let auth = Auth::get();
+    let location = Location::get();
     let fragment = window().location().hash().unwrap_or_default();
     let (linked_event, token) = split_fragment(&fragment);
+    let named = linked_event
+        .clone()
+        .or_else(|| in_path.get_value())
+        .unwrap_or_default();
+    let token = if token.is_empty() {
+        storage()
+            .and_then(|s| s.get_item(&kept_link(&named)).ok().flatten())
+            .unwrap_or_default()
+    } else {
+        token
+    };
+    // Back from the checkout with the proof of payment, to confirm once.
+    let receipt = StoredValue::new(location.query("receipt"));
+    let payment_refused = RwSignal::new(None::<String>);
     let linked_event = StoredValue::new(linked_event);
     let event_id = move || {
         linked_event
@@ -38,6 +62,21 @@ pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoV
             let token = link.get_value();
             if event_id.is_empty() || (token.is_empty() && !signed_in) {
                 return Ok(None);
+            }
+            if let Some(proof) = receipt.get_value() {
+                receipt.set_value(None);
+                let data = graphql::as_guest::<PayTicket>(
+                    auth,
+                    &token,
+                    graphql::pay_ticket::Variables {
+                        event_id: event_id.clone(),
+                        receipt: proof,
+                    },
+                )
+                .await?;
+                payment_refused.set(data.pay_ticket.user_errors.into_iter().next().map(|e| e.message));
+                // Spent: a reload does not send it again.
+                location.navigate(&window().location().pathname().unwrap_or_default(), true);
             }
             let data = graphql::as_guest::<InvitationPage>(
                 auth,
@@ -89,13 +128,46 @@ pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoV
         }
     });
 
+    let checkout: Checkout = Action::new_local(move |(): &()| {
+        let (event_id, token) = (event_id(), link.get_value());
+        async move {
+            let data = graphql::as_guest::<StartCheckout>(
+                auth,
+                &token,
+                graphql::start_checkout::Variables {
+                    event_id: event_id.clone(),
+                },
+            )
+            .await?;
+            let payload = data.start_checkout;
+            match (payload.checkout_url, payload.user_errors.into_iter().next()) {
+                (Some(url), _) => {
+                    if !token.is_empty()
+                        && let Some(tab) = storage()
+                    {
+                        let _ = tab.set_item(&kept_link(&event_id), &token);
+                    }
+                    let _ = window().location().assign(&url);
+                    Ok(None)
+                }
+                (None, refused) => Ok(Some(refused.map_or_else(
+                    || "the platform did not open a checkout; try again".to_owned(),
+                    |e| e.message,
+                ))),
+            }
+        }
+    });
+
     view! {
+        {move || payment_refused.get().map(|why| view! {
+            <p class="error" role="alert">"Your payment could not be confirmed: " {why}</p>
+        })}
         <Transition fallback=|| view! { <p class="status" role="status">"Opening your invitation…"</p> }>
             {move || {
                 invitation
                     .get()
                     .map(|loaded| match loaded {
-                        Ok(Some(found)) => view! { <InvitationView event_id=event_id() found answer/> }.into_any(),
+                        Ok(Some(found)) => view! { <InvitationView event_id=event_id() found answer checkout/> }.into_any(),
                         Ok(None) if !link.with_value(String::is_empty) => view! { <NotOpened/> }.into_any(),
                         Ok(None) => match auth.session() {
                             Some(session) => view! { <NotForThisAccount email=session.email/> }.into_any(),
@@ -123,8 +195,13 @@ fn InvitationView(
     event_id: String,
     found: Invitation,
     answer: Action<Answer, Result<Option<String>, Unavailable>>,
+    checkout: Checkout,
 ) -> impl IntoView {
     let event = found.event.clone();
+    let price = event
+        .ticket_price
+        .as_ref()
+        .map(|p| crate::forms::show_price(p.amount_minor, &p.currency));
     let own_zone = time::own_zone();
     let in_event_zone = time::when(&event.starts_at, Some(&event.time_zone));
     let in_own_zone =
@@ -138,12 +215,17 @@ fn InvitationView(
         "seat_held" => "A seat is held for you until you pay.",
         _ => "You have not answered yet.",
     };
-    let state = match found.waitlist_position {
-        Some(n) if rsvp == "waitlisted" => {
+    let state = match (found.waitlist_position, found.hold_until.as_deref(), &price) {
+        (Some(n), _, _) if rsvp == "waitlisted" => {
             format!("You are number {n} on the waitlist: you will be told when a seat frees up.")
         }
+        (_, Some(until), Some(price)) if rsvp == "seat_held" => format!(
+            "A seat is held for you until {}. Pay {price} to make it yours.",
+            time::when(until, None)
+        ),
         _ => state.to_owned(),
     };
+    let pay = (rsvp == "seat_held").then(|| price.clone()).flatten();
     let starts_ms = time::epoch_ms(&event.starts_at);
     let calendar = calendar_file(&event_id, &found, starts_ms);
     let duration = event.duration_minutes;
@@ -174,6 +256,7 @@ fn InvitationView(
                 <time datetime=event.starts_at.clone()>{in_event_zone}</time>
                 {in_own_zone.map(|t| view! { <br/><span class="muted">"Your time: " {t}</span> })}
                 <br/><span class="muted">{format!("{} minutes, online", event.duration_minutes)}</span>
+                {price.clone().map(|p| view! { <br/><span class="muted">{format!("Ticket {p}, not refundable")}</span> })}
             </p>
             <p class="countdown">{countdown}</p>
             <p class="description">{event.description.clone()}</p>
@@ -187,6 +270,21 @@ fn InvitationView(
             } else {
                 view! {
                     <p class="rsvp-state" role="status">{state}</p>
+                    {pay.map(|price| {
+                        let paying = checkout.pending();
+                        view! {
+                            <p>
+                                <button class="primary" disabled=move || paying.get()
+                                    on:click=move |_| { checkout.dispatch(()); }
+                                >{format!("Pay {price}")}</button>
+                            </p>
+                        }
+                    })}
+                    {move || match checkout.value().get() {
+                        Some(Ok(Some(refused))) => Some(view! { <p class="error" role="alert">{refused}</p> }.into_any()),
+                        Some(Err(Unavailable(why))) => Some(view! { <p class="error" role="alert">{why}</p> }.into_any()),
+                        _ => None,
+                    }}
                     {found.meeting_url.clone().map(|url| {
                         let shown = url.clone();
                         view! { <p class="join">"Join here: " <a href=url rel="noreferrer">{shown}</a></p> }

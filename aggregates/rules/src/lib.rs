@@ -223,6 +223,16 @@ pub fn email(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Digits after the decimal point of a currency (ISO 4217's minor unit); two for most.
+pub fn currency_decimals(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "VND"
+        | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
 /// A price in minor units of an ISO 4217 currency (cents for USD, yen for JPY).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -233,6 +243,24 @@ pub struct Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount_minor, self.currency)
+    }
+}
+
+impl Money {
+    /// As people read it: `25.00 EUR`.
+    pub fn shown(&self) -> String {
+        let places = currency_decimals(&self.currency);
+        let scale = 10u64.pow(places);
+        let whole = self.amount_minor / scale;
+        match places {
+            0 => format!("{whole} {}", self.currency),
+            _ => format!(
+                "{whole}.{:0width$} {}",
+                self.amount_minor % scale,
+                self.currency,
+                width = places as usize
+            ),
+        }
     }
 }
 

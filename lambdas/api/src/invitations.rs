@@ -136,7 +136,7 @@ pub async fn list_mine(
 
 /// How a guest proves which invitation is theirs: the link's token (then a stale sign-in
 /// does not get in the way), else the signed-in user's verified email.
-fn credential(
+pub(crate) fn credential(
     headers: &HeaderMap,
     caller: Result<MaybeCaller, Problem>,
 ) -> ApiResult<(InvitationCredential, Option<Identity>)> {
@@ -172,7 +172,7 @@ fn credential(
     Ok((credential, caller))
 }
 
-fn no_invitation() -> Problem {
+pub(crate) fn no_invitation() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
         "invitation-not-found",
@@ -180,7 +180,7 @@ fn no_invitation() -> Problem {
     )
 }
 
-async fn find(
+pub(crate) async fn find(
     state: &ApiState,
     event_id: &str,
     credential: &InvitationCredential,

@@ -10,6 +10,7 @@ pub mod events;
 pub mod idempotency;
 pub mod invitations;
 pub mod media;
+pub mod payments;
 pub mod problem;
 pub mod rate_limit;
 pub mod spec;
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub progress: ReadProgress,
+    /// The payment provider's checkout; without one, paid events take no payments.
+    pub payments: Option<Arc<dyn payments::PaymentGateway>>,
 }
 
 /// How a command's answer learns that the read models may have moved on, to look again.
@@ -117,6 +120,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         )
         .route("/events/{event_id}/invitation", get(invitations::mine))
         .route("/events/{event_id}/rsvp", post(invitations::rsvp))
+        .route("/events/{event_id}/checkout", post(payments::checkout))
+        .route("/events/{event_id}/payment", post(payments::pay))
         .route("/invitations", get(invitations::list_mine))
         .route("/openapi.json", get(|| async { Json(spec::openapi()) }))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route") })

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, invitations, media};
+use super::{events, invitations, media, payments};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,8 @@ use super::{events, invitations, media};
         invitations::list_mine,
         invitations::mine,
         invitations::rsvp,
+        payments::checkout,
+        payments::pay,
     ),
     modifiers(&BearerAuth),
     tags(

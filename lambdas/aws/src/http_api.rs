@@ -135,6 +135,8 @@ pub fn api_router(sdk: &aws_config::SdkConfig, config: &ApiConfig) -> Result<Rou
         clock,
         // The projection Lambda gives no signal here; single-row reads are consistent.
         progress: ReadProgress::Polled(std::time::Duration::from_millis(20)),
+        // No payment provider on AWS yet: paid events answer 503 at checkout.
+        payments: None,
     };
     let limits = ApiLimits {
         rate: NO_LIMIT,

@@ -149,6 +149,14 @@ pub struct UploadForm {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+pub struct CheckoutPayload {
+    /// The payment provider's page for the held seat; null when refused. The guest comes back
+    /// to the invitation page with `?receipt=`, for `payTicket`.
+    pub checkout_url: Option<String>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
 pub struct UploadPayload {
     /// Null when refused.
     pub upload: Option<UploadForm>,
@@ -545,6 +553,52 @@ impl Mutation {
             invitation_token: crate::LinkToken::or_header(invitation_token.as_deref(), ctx),
             idempotency_key: idempotency_key.as_deref(),
             ..Call::to(Method::POST, event_path(&event_id, "/rsvp"))
+        };
+        run(ctx, call).await
+    }
+
+    /// Starts paying for the seat accepting a paid event held: the guest signed in, or with the
+    /// personal link's token (the `Invitation-Token` header or `invitationToken`).
+    async fn start_checkout(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        invitation_token: Option<String>,
+    ) -> Result<CheckoutPayload> {
+        let call = Call {
+            invitation_token: crate::LinkToken::or_header(invitation_token.as_deref(), ctx),
+            ..Call::to(Method::POST, event_path(&event_id, "/checkout"))
+        };
+        Ok(match ask(ctx, call).await? {
+            Ok(body) => CheckoutPayload {
+                checkout_url: Some(
+                    body["checkout_url"]
+                        .as_str()
+                        .ok_or_else(|| super::types::unavailable("the command API answered no checkout"))?
+                        .to_owned(),
+                ),
+                user_errors: Vec::new(),
+            },
+            Err(user_errors) => CheckoutPayload {
+                checkout_url: None,
+                user_errors,
+            },
+        })
+    }
+
+    /// Confirms a payment with the receipt the checkout gave back: the held seat becomes the
+    /// guest's. A receipt sent again pays once.
+    async fn pay_ticket(
+        &self,
+        ctx: &Context<'_>,
+        event_id: String,
+        receipt: String,
+        invitation_token: Option<String>,
+    ) -> Result<EventPayload> {
+        let call = Call {
+            body: Some(json!({ "receipt": receipt })),
+            invitation_token: crate::LinkToken::or_header(invitation_token.as_deref(), ctx),
+            ..Call::to(Method::POST, event_path(&event_id, "/payment"))
         };
         run(ctx, call).await
     }

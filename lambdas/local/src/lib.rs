@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod dev_oidc;
+pub mod dev_payments;
 pub mod history;
 pub mod idempotency;
 pub mod pipeline;

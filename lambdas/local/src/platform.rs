@@ -39,6 +39,7 @@ use slsplay_projections::web_cache::{PageSettings, WebCache};
 use crate::blobs::{LocalBlobs, LocalPages};
 use crate::config::{DataDir, DataDirLock, DevConfig};
 use crate::dev_oidc::{DevOidc, LocalJwks};
+use crate::dev_payments::DevPayments;
 use crate::idempotency::SqliteIdempotency;
 use crate::pipeline::{EmailBuilder, Pipeline, ReadModelBuilder, SearchBuilder, SmtpRelay, WebCacheBuilder};
 use crate::server::{self, AppState};
@@ -60,6 +61,8 @@ pub struct Platform {
     pub queries: SqliteQueries,
     /// Signs the local blob store's upload policies.
     pub blob_secret: Vec<u8>,
+    /// Signs the development checkout's orders and receipts.
+    pub payment_secret: Vec<u8>,
     /// The one clock of the process: commands, queues, sign-in, uploads and mail read it.
     pub clock: Arc<dyn Clock>,
     /// Signalled whenever the read model builder has applied a batch: commands' answers wait
@@ -84,6 +87,7 @@ impl Platform {
         let tokens = InvitationTokens::new(&secret)?;
         // Uploads get a key of their own, derived from the platform's secret.
         let blob_secret = slsplay_api::blobs::hmac(&secret, b"slsplay local blob uploads");
+        let payment_secret = slsplay_api::blobs::hmac(&secret, b"slsplay local payments");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let services = VirtualEventServices::new(clock.clone(), tokens.clone());
         // The data folder's lock makes this process the event store's only writer.
@@ -126,6 +130,7 @@ impl Platform {
             pages,
             queries,
             blob_secret,
+            payment_secret,
             clock,
             read_models_applied: Arc::new(tokio::sync::Notify::new()),
             data_dir: data_dir.clone(),
@@ -282,6 +287,10 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         platform.clock.clone(),
     ));
     let verifier = Arc::new(verifier);
+    let dev_payments = Arc::new(DevPayments::new(
+        &platform.payment_secret,
+        &config.mail.public_url,
+    ));
     let queries = Queries::Sqlite(platform.queries.clone());
     let api = ApiState {
         commands: platform.commands.clone(),
@@ -290,6 +299,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         blobs: blobs.clone(),
         clock: platform.clock.clone(),
         progress: ReadProgress::Signalled(platform.read_models_applied.clone()),
+        payments: Some(dev_payments.clone()),
     };
     let mode = GraphqlMode { introspection: true };
     let services = slsplay_graphql::Services {
@@ -317,6 +327,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         limits,
         idempotency: Arc::new(SqliteIdempotency::open(data_dir.api_store())?),
         dev_oidc,
+        dev_payments,
         blobs,
         graphql,
         web: Arc::new(crate::web_app::WebApp::new(&config.web_dir, sign_in)),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyKeys>,
     /// Present when the platform signs users in itself (no external issuer configured).
     pub dev_oidc: Option<Arc<DevOidc>>,
+    /// The stand-in for a payment provider's checkout.
+    pub dev_payments: Arc<crate::dev_payments::DevPayments>,
     pub blobs: Arc<LocalBlobs>,
     pub graphql: GraphqlState,
     pub web: Arc<crate::web_app::WebApp>,
@@ -48,7 +50,7 @@ pub fn app(state: AppState) -> Router {
         // Uploads stream to disk; the policy of each bounds its size.
         .layer(DefaultBodyLimit::max(VIDEO_MAX_BYTES as usize + 64 * 1024))
         .with_state(state.blobs.clone());
-    let mut dev = dev_routes();
+    let mut dev = dev_routes().nest("/pay", crate::dev_payments::routes(state.dev_payments.clone()));
     if let Some(provider) = &state.dev_oidc {
         dev = dev.nest("/oidc", dev_oidc::routes(provider.clone()));
     }

@@ -1131,3 +1131,125 @@ async fn signing_in_with_the_invited_email_opens_the_invitation_without_the_link
     let theirs = graphql(open, &stranger).await;
     assert_eq!(theirs["data"]["invitation"], Value::Null, "{theirs}");
 }
+
+/// A paid event: accepting holds a seat, the guest pays at the (development) checkout and comes
+/// back with a receipt, which the API confirms before the seat is theirs. A receipt pays once,
+/// only for its own invitation, and an unpaid checkout proves nothing.
+#[tokio::test]
+async fn a_guest_pays_for_a_held_seat_through_the_checkout_and_its_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let mut event = new_event("Gala");
+    event["ticket_price"] = json!({ "amount_minor": 2500, "currency": "EUR" });
+    let created = api.post("/api/events", &organizer, event).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    let invite = json!({ "emails": ["pia@example.com", "quinn@example.com"] });
+    api.post(&format!("/api/events/{event_id}/invitations"), &organizer, invite)
+        .await;
+    let pia = invitation_token(&api, "pia@example.com", &event_id).await;
+    let quinn = invitation_token(&api, "quinn@example.com", &event_id).await;
+    let as_guest = |method: Method, path: &str, link: &str, body: Option<Value>| {
+        let (api, path, link) = (&api, format!("/api/events/{event_id}{path}"), link.to_owned());
+        async move {
+            api.call(method, &path, None, body.as_ref(), &[("invitation-token", &link)])
+                .await
+        }
+    };
+
+    // Nothing to pay before a seat is held.
+    let early = as_guest(Method::POST, "/checkout", &quinn, None).await;
+    assert_eq!(
+        (early.status, early.body["type"].as_str()),
+        (409, Some("urn:slsplay:problem:no-seat-held")),
+        "{}",
+        early.body
+    );
+    let accepted = as_guest(Method::POST, "/rsvp", &pia, Some(json!({ "answer": "accept" }))).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let held = as_guest(Method::GET, "/invitation", &pia, None).await;
+    assert_eq!(
+        (held.body["rsvp"].as_str(), held.body["payment"].as_str()),
+        (Some("seat_held"), Some("due")),
+        "{}",
+        held.body
+    );
+    assert_eq!(held.body["event"]["meeting_url"], Value::Null);
+
+    let started = as_guest(Method::POST, "/checkout", &pia, None).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let url = started.body["checkout_url"].as_str().unwrap();
+    let path = &url[url.find("/dev/pay/").expect("the development checkout")..];
+    let page = api
+        .client
+        .get(format!("{}{path}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Gala") && page.contains("Pay 25.00 EUR"), "{page}");
+    let unpaid = path.trim_start_matches("/dev/pay/");
+    let refused = as_guest(Method::POST, "/payment", &pia, Some(json!({ "receipt": unpaid }))).await;
+    assert_eq!(
+        refused.status, 422,
+        "an unpaid checkout is no receipt: {}",
+        refused.body
+    );
+
+    let paid = api
+        .client
+        .post(format!("{}{path}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap().to_owned();
+    let marker = format!("/events/{event_id}/invitation?receipt=");
+    let receipt = &back[back.find(&marker).expect("back to the invitation page") + marker.len()..];
+    let theirs = as_guest(
+        Method::POST,
+        "/payment",
+        &quinn,
+        Some(json!({ "receipt": receipt })),
+    )
+    .await;
+    assert_eq!(
+        theirs.status, 422,
+        "a receipt pays only its own invitation: {}",
+        theirs.body
+    );
+    for _ in 0..2 {
+        // Sent again (a reload, a retry), it pays once.
+        let confirmed = as_guest(
+            Method::POST,
+            "/payment",
+            &pia,
+            Some(json!({ "receipt": receipt })),
+        )
+        .await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    }
+    let seat = as_guest(Method::GET, "/invitation", &pia, None).await;
+    assert_eq!(
+        (seat.body["rsvp"].as_str(), seat.body["payment"].as_str()),
+        (Some("attending"), Some("paid")),
+        "{}",
+        seat.body
+    );
+    assert_eq!(seat.body["event"]["meeting_url"], "https://meet.example/founders");
+    let again = as_guest(Method::POST, "/checkout", &pia, None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let stats = api
+        .get(&format!("/api/events/{event_id}/stats"), &organizer)
+        .await;
+    let paid_total: i64 = stats.body["items"]
+        .as_array()
+        .map_or(0, |d| d.iter().map(|d| d["paid"].as_i64().unwrap_or(0)).sum());
+    assert_eq!(paid_total, 1, "{}", stats.body);
+}

@@ -238,7 +238,9 @@ fn run_in_browser(root: &std::path::Path, script: &str, arg: &str) -> std::path:
 /// accepts and sees the meeting link, the second declines and does not, the third is
 /// waitlisted, and is promoted and sees it when the first changes her mind. The second then
 /// signs in with his invited address: the invitation opens without the link, is listed under
-/// Invitations, and takes his new answer. The token never leaves the browser but in its header.
+/// Invitations, and takes his new answer. A fourth guest accepts a paid event, pays at the
+/// development checkout and comes back attending. The token never leaves the browser but in its
+/// header.
 #[tokio::test]
 async fn three_guests_accept_decline_and_get_promoted_from_the_waitlist_in_a_browser() {
     let (root, dist) = browser_tools();
@@ -270,19 +272,37 @@ async fn three_guests_accept_decline_and_get_promoted_from_the_waitlist_in_a_bro
         for guest in &guests {
             theirs.push(crate::api::invitation_link(&api, guest, &event_id).await);
         }
-        // The preview page is the web cache's to write; the browser should find it there.
-        let page = theirs[0].split('#').next().unwrap().to_owned();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !reqwest::get(&page)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("og:title")
-        {
-            assert!(std::time::Instant::now() < deadline, "no preview page at {page}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Dana is invited to a paid event.
+        let mut gala = crate::api::new_event("Founders gala");
+        gala["ticket_price"] = serde_json::json!({ "amount_minor": 2500, "currency": "EUR" });
+        let created = api.post("/api/events", &organizer, gala).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let gala_id = created.body["event_id"].as_str().unwrap().to_owned();
+        let publish = format!("/api/events/{gala_id}/publish");
+        assert_eq!(
+            api.post(&publish, &organizer, serde_json::json!({})).await.status,
+            200
+        );
+        let dana = format!("dana.{viewport}@example.com");
+        let invite = format!("/api/events/{gala_id}/invitations");
+        let emails = serde_json::json!({ "emails": [dana] });
+        assert_eq!(api.post(&invite, &organizer, emails).await.status, 200);
+        theirs.push(crate::api::invitation_link(&api, &dana, &gala_id).await);
+        // The preview pages are the web cache's to write; the browser should find them there.
+        for link in [&theirs[0], &theirs[3]] {
+            let page = link.split('#').next().unwrap().to_owned();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !reqwest::get(&page)
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("og:title")
+            {
+                assert!(std::time::Instant::now() < deadline, "no preview page at {page}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         links.insert(viewport.into(), serde_json::json!(theirs));
     }

@@ -1,0 +1,188 @@
+//! Paying for a ticket. Accepting a paid event holds a seat; the guest then pays at the payment
+//! provider's hosted checkout and comes back with a receipt, which the API confirms with the
+//! provider before it sends `Pay`. The provider is a port: the local platform has a
+//! development checkout (no money moves); nothing else implements it yet.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use slsplay_aggregates::validation::Money;
+use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
+use slsplay_commands::CommandError;
+use slsplay_projections::read_models::{EventPage, GuestListEntry, PaymentStatus, RsvpStatus};
+use utoipa::ToSchema;
+
+use super::ApiState;
+use super::body::{EventId, Fields, JsonObject};
+use super::invitations::{credential, find, no_invitation};
+use super::problem::{ApiResult, Problem};
+use super::views::Accepted;
+use crate::auth::MaybeCaller;
+
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, PaymentError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the payment provider failed: {0}")]
+pub struct PaymentError(pub String);
+
+/// One ticket to sell: what the checkout charges, and what its receipt must name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Unique per checkout: the `payment_reference` of the `TicketPaid` fact.
+    pub reference: String,
+    pub event_id: String,
+    pub invitation_id: String,
+    pub amount: Money,
+    /// What the checkout page names.
+    pub title: String,
+}
+
+pub trait PaymentGateway: Send + Sync {
+    /// Where to send the guest to pay for `order`; the provider sends them back to the
+    /// event's invitation page with a receipt.
+    fn checkout<'a>(&'a self, order: &'a Order) -> Pending<'a, String>;
+    /// The order a receipt proves paid, `None` when it proves nothing (forged, or unpaid).
+    fn confirm<'a>(&'a self, receipt: &'a str) -> Pending<'a, Option<Order>>;
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutStarted {
+    /// The provider's page; the guest returns to the invitation page with `?receipt=`.
+    pub checkout_url: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentInput {
+    /// What the checkout gave back in the `receipt` query parameter.
+    pub receipt: String,
+}
+
+fn unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payments-unavailable",
+        "this platform takes no payments yet",
+    )
+}
+
+/// The held seat a checkout may charge for, refused as `Pay` itself would refuse it.
+fn payable(page: &EventPage, guest: &GuestListEntry) -> ApiResult<Money> {
+    let (Some(minor), Some(currency)) = (page.ticket_price_minor, &page.ticket_currency) else {
+        return Err(Problem::from_domain(VirtualEventError::NotAPaidEvent));
+    };
+    if guest.payment == PaymentStatus::Paid {
+        return Err(Problem::from_domain(VirtualEventError::AlreadyPaid));
+    }
+    if guest.rsvp != RsvpStatus::SeatHeld {
+        return Err(Problem::from_domain(VirtualEventError::NoSeatHeld));
+    }
+    Ok(Money {
+        amount_minor: u64::try_from(minor).unwrap_or_default(),
+        currency: currency.clone(),
+    })
+}
+
+#[utoipa::path(post, path = "/api/events/{event_id}/checkout", tag = "invitations", operation_id = "startCheckout",
+    params(("event_id" = String, Path),
+           ("Invitation-Token" = Option<String>, Header, description = "The secret of the personal link; else sign in")),
+    responses((status = 200, description = "Pay there for the held seat", body = CheckoutStarted),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "No seat held, already paid, or a free event", body = Problem, content_type = "application/problem+json"),
+              (status = 503, description = "No payment provider", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub async fn checkout(
+    State(state): State<ApiState>,
+    caller: Result<MaybeCaller, Problem>,
+    EventId(event_id): EventId,
+    headers: HeaderMap,
+) -> ApiResult<Json<CheckoutStarted>> {
+    let (credential, _) = credential(&headers, caller)?;
+    let guest = find(&state, &event_id, &credential)
+        .await?
+        .ok_or_else(no_invitation)?;
+    let page = state
+        .page(&event_id)
+        .await?
+        .filter(EventPage::open_to_guests)
+        .ok_or_else(no_invitation)?;
+    let amount = payable(&page, &guest)?;
+    let gateway = state.payments.as_ref().ok_or_else(unavailable)?;
+    let order = Order {
+        reference: format!("pay_{}", uuid::Uuid::now_v7().simple()),
+        event_id,
+        invitation_id: guest.invitation_id,
+        amount,
+        title: page.title,
+    };
+    let checkout_url = gateway
+        .checkout(&order)
+        .await
+        .map_err(|e| Problem::unavailable("the payment provider did not answer", &e))?;
+    Ok(Json(CheckoutStarted { checkout_url }))
+}
+
+#[utoipa::path(post, path = "/api/events/{event_id}/payment", tag = "invitations", operation_id = "pay",
+    request_body = PaymentInput,
+    params(("event_id" = String, Path),
+           ("Invitation-Token" = Option<String>, Header, description = "The secret of the personal link; else sign in")),
+    responses((status = 200, description = "Paid: the held seat is the guest's", body = Accepted),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The hold lapsed, or another payment came first", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "The receipt proves no payment of this invitation", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub async fn pay(
+    State(state): State<ApiState>,
+    caller: Result<MaybeCaller, Problem>,
+    EventId(event_id): EventId,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> ApiResult<Json<Accepted>> {
+    let (credential, caller) = credential(&headers, caller)?;
+    let mut f = Fields::new(body);
+    let receipt = f.string("receipt");
+    let receipt = f.finish(receipt)?;
+    let guest = find(&state, &event_id, &credential)
+        .await?
+        .ok_or_else(no_invitation)?;
+    let gateway = state.payments.as_ref().ok_or_else(unavailable)?;
+    let order = gateway
+        .confirm(&receipt)
+        .await
+        .map_err(|e| Problem::unavailable("the payment provider did not answer", &e))?
+        .filter(|o| o.event_id == event_id && o.invitation_id == guest.invitation_id)
+        .ok_or_else(|| {
+            Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-receipt",
+                "receipt",
+                "proves no payment for this invitation",
+            )
+        })?;
+    let actor = match &caller {
+        Some(identity) => identity.actor(),
+        None => "guest:invitation-link".to_owned(),
+    };
+    let context = slsplay_commands::CommandContext::new(actor);
+    let command = VirtualEventCommand::Pay {
+        credential,
+        payment_reference: order.reference,
+        amount: order.amount,
+    };
+    // A receipt sent twice pays once: the aggregate takes its reference again as done.
+    let version = state
+        .commands
+        .execute(&event_id, command, &context, None)
+        .await
+        .map_err(|e| match e {
+            CommandError::Rejected(VirtualEventError::NotFound | VirtualEventError::InvitationNotFound) => {
+                no_invitation()
+            }
+            e => Problem::from_command(e),
+        })?;
+    Ok(Json(Accepted::after(&state, &event_id, version).await))
+}
