@@ -9,6 +9,7 @@ use std::pin::Pin;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
@@ -70,8 +71,9 @@ fn unavailable() -> Problem {
     )
 }
 
-/// The held seat a checkout may charge for, refused as `Pay` itself would refuse it.
-fn payable(page: &EventPage, guest: &GuestListEntry) -> ApiResult<Money> {
+/// The held seat a checkout may charge for, refused as `Pay` itself would refuse it: nobody is
+/// sent to pay for a hold that has run out.
+fn payable(page: &EventPage, guest: &GuestListEntry, now: DateTime<Utc>) -> ApiResult<Money> {
     let (Some(minor), Some(currency)) = (page.ticket_price_minor, &page.ticket_currency) else {
         return Err(Problem::from_domain(VirtualEventError::NotAPaidEvent));
     };
@@ -80,6 +82,15 @@ fn payable(page: &EventPage, guest: &GuestListEntry) -> ApiResult<Money> {
     }
     if guest.rsvp != RsvpStatus::SeatHeld {
         return Err(Problem::from_domain(VirtualEventError::NoSeatHeld));
+    }
+    let until = guest
+        .hold_until
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+    if let Some(until) = until.map(|t| t.with_timezone(&Utc))
+        && now >= until
+    {
+        return Err(Problem::from_domain(VirtualEventError::SeatHoldExpired { until }));
     }
     Ok(Money {
         amount_minor: u64::try_from(minor).unwrap_or_default(),
@@ -110,7 +121,7 @@ pub async fn checkout(
         .await?
         .filter(EventPage::open_to_guests)
         .ok_or_else(no_invitation)?;
-    let amount = payable(&page, &guest)?;
+    let amount = payable(&page, &guest, state.clock.now())?;
     let gateway = state.payments.as_ref().ok_or_else(unavailable)?;
     let order = Order {
         reference: format!("pay_{}", uuid::Uuid::now_v7().simple()),
@@ -185,4 +196,56 @@ pub async fn pay(
             e => Problem::from_command(e),
         })?;
     Ok(Json(Accepted::after(&state, &event_id, version).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(until: &str) -> (EventPage, GuestListEntry) {
+        let page = EventPage {
+            ticket_price_minor: Some(2500),
+            ticket_currency: Some("EUR".into()),
+            ..EventPage::default()
+        };
+        let guest = GuestListEntry {
+            rsvp: RsvpStatus::SeatHeld,
+            payment: PaymentStatus::Due,
+            hold_until: Some(until.into()),
+            ..GuestListEntry::default()
+        };
+        (page, guest)
+    }
+
+    fn slug(refused: Problem) -> String {
+        serde_json::to_value(refused).unwrap()["type"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_checkout_charges_only_a_seat_still_held() {
+        let before = "2027-01-01T10:00:00Z".parse().unwrap();
+        let (page, guest) = held("2027-01-01T10:15:00Z");
+        let price = payable(&page, &guest, before).unwrap();
+        assert_eq!((price.amount_minor, price.currency.as_str()), (2500, "EUR"));
+        let after = "2027-01-01T10:15:00Z".parse().unwrap();
+        let lapsed = payable(&page, &guest, after).unwrap_err();
+        assert_eq!(slug(lapsed), "urn:slsplay:problem:seat-hold-expired");
+
+        let paid = GuestListEntry {
+            payment: PaymentStatus::Paid,
+            ..guest.clone()
+        };
+        assert_eq!(
+            slug(payable(&page, &paid, before).unwrap_err()),
+            "urn:slsplay:problem:already-paid"
+        );
+        let free = EventPage::default();
+        assert_eq!(
+            slug(payable(&free, &guest, before).unwrap_err()),
+            "urn:slsplay:problem:not-a-paid-event"
+        );
+    }
 }
