@@ -247,9 +247,9 @@ async fn a_paid_invitation_names_the_ticket_price_on_its_own_line() {
     let sent = outbox(&emails, &guest(0)).await;
     let html = decoded_part(&sent[0].eml, "text/html");
     assert!(
-        html.contains("<br>Ticket: 2500 EUR (non-refundable)</p>"),
+        html.contains("<br>Ticket: 25.00 EUR (non-refundable)</p>"),
         "{html}"
     );
     let text = decoded_part(&sent[0].eml, "text/plain");
-    assert!(text.contains("\nTicket: 2500 EUR (non-refundable)"), "{text}");
+    assert!(text.contains("\nTicket: 25.00 EUR (non-refundable)"), "{text}");
 }

@@ -129,6 +129,11 @@ const meeting = 'https://meet.example/founders';
       // Back without the link's fragment, the tab still opens her invitation.
       await dana.page.reload();
       await dana.page.getByText('You are attending.').waitFor({ timeout: 15000 });
+      // Giving up a paid seat is asked first; saying no keeps it.
+      const asked = new Promise((resolve) => dana.page.once('dialog', (d) => { resolve(d.message()); d.dismiss(); }));
+      await dana.page.getByRole('button', { name: 'Decline' }).click();
+      if (!(await asked).includes('not refundable')) fail('declining a paid seat was not asked first');
+      await dana.page.getByText('You are attending.').waitFor();
 
       for (const guest of [ann, bob, cleo, dana]) {
         if (guest.leaks.length) fail(`the token left the browser outside its header: ${guest.leaks.join(', ')}`);

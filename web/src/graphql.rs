@@ -212,14 +212,6 @@ async fn ask<Q: GraphQLQuery>(
     }
 }
 
-/// Runs `Q` with the personal link's token in the `Invitation-Token` header.
-pub async fn with_link_token<Q: GraphQLQuery>(
-    variables: Q::Variables,
-    link_token: &str,
-) -> Result<Q::ResponseData, Unavailable> {
-    ask::<Q>(Asker::Link(link_token), variables).await
-}
-
 /// Runs `Q` for a guest: with the personal link's token when the page came from one, else as
 /// the signed-in person (the API matches their verified email to the invitation).
 pub async fn as_guest<Q: GraphQLQuery>(

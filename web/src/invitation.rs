@@ -226,6 +226,7 @@ fn InvitationView(
         _ => state.to_owned(),
     };
     let pay = (rsvp == "seat_held").then(|| price.clone()).flatten();
+    let paid = found.payment == "paid";
     let starts_ms = time::epoch_ms(&event.starts_at);
     let calendar = calendar_file(&event_id, &found, starts_ms);
     let duration = event.duration_minutes;
@@ -306,7 +307,12 @@ fn InvitationView(
                         >"Accept"</button>
                         <button
                             disabled=move || pending.get() || found.rsvp == "declined"
-                            on:click=move |_| { answer.dispatch(Answer::DECLINE); }
+                            on:click=move |_| {
+                                // A paid ticket is not refunded: giving up the seat is asked twice.
+                                if !paid || window().confirm_with_message("Your ticket is not refundable. Give up your seat anyway?").unwrap_or(false) {
+                                    answer.dispatch(Answer::DECLINE);
+                                }
+                            }
                         >"Decline"</button>
                     </div>
                     {move || match outcome.get() {

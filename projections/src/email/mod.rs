@@ -157,7 +157,7 @@ impl<R: PersistedEventRepository> Emails<R> {
             .details
             .ticket_price
             .as_ref()
-            .map(|p| format!("\nTicket: {p} (non-refundable)"))
+            .map(|p| format!("\nTicket: {} (non-refundable)", p.shown()))
             .unwrap_or_default();
         let text = format!(
             "You are invited to {title}.\n\nWhen: {when}\nWhere: online (the link comes once you accept){price}\n\n{}\n\n",
