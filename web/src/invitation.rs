@@ -372,7 +372,9 @@ fn NotOpened() -> impl IntoView {
 /// `/events/{event_id}/invitation` without a link, signed out: the invited address opens it.
 #[component]
 fn SignInToOpen() -> impl IntoView {
-    let here = window().location().pathname().unwrap_or_default();
+    // With its query: a receipt back from the checkout survives the sign-in.
+    let here = Location::get();
+    let here = format!("{}{}", here.path.get_untracked(), here.search.get_untracked());
     view! {
         <section class="sign-in">
             <h1>"Open your invitation"</h1>

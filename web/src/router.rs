@@ -42,7 +42,9 @@ impl Location {
     /// Goes to `to` (a path, with a query if any) within the app; `replace` keeps the current
     /// entry out of the history (a redirect).
     pub fn navigate(&self, to: &str, replace: bool) {
-        let Ok(history) = window().history() else {
+        let server_page = SERVER_PATHS.iter().any(|p| to.starts_with(p));
+        let history = window().history().ok().filter(|_| !server_page);
+        let Some(history) = history else {
             let _ = window().location().assign(to);
             return;
         };

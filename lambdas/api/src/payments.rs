@@ -74,7 +74,8 @@ fn unavailable() -> Problem {
 /// The held seat a checkout may charge for, refused as `Pay` itself would refuse it: nobody is
 /// sent to pay for a hold that has run out.
 fn payable(page: &EventPage, guest: &GuestListEntry, now: DateTime<Utc>) -> ApiResult<Money> {
-    let (Some(minor), Some(currency)) = (page.ticket_price_minor, &page.ticket_currency) else {
+    let price = page.ticket_price_minor.and_then(|m| u64::try_from(m).ok());
+    let (Some(amount_minor), Some(currency)) = (price, &page.ticket_currency) else {
         return Err(Problem::from_domain(VirtualEventError::NotAPaidEvent));
     };
     if guest.payment == PaymentStatus::Paid {
@@ -83,17 +84,19 @@ fn payable(page: &EventPage, guest: &GuestListEntry, now: DateTime<Utc>) -> ApiR
     if guest.rsvp != RsvpStatus::SeatHeld {
         return Err(Problem::from_domain(VirtualEventError::NoSeatHeld));
     }
+    // A hold without a readable end is no hold to pay for.
     let until = guest
         .hold_until
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-    if let Some(until) = until.map(|t| t.with_timezone(&Utc))
-        && now >= until
-    {
+    let Some(until) = until.map(|t| t.with_timezone(&Utc)) else {
+        return Err(Problem::from_domain(VirtualEventError::NoSeatHeld));
+    };
+    if now >= until {
         return Err(Problem::from_domain(VirtualEventError::SeatHoldExpired { until }));
     }
     Ok(Money {
-        amount_minor: u64::try_from(minor).unwrap_or_default(),
+        amount_minor,
         currency: currency.clone(),
     })
 }
