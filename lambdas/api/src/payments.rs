@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
 use slsplay_commands::CommandError;
@@ -33,13 +34,24 @@ pub struct PaymentError(pub String);
 /// One ticket to sell: what the checkout charges, and what its receipt must name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
-    /// Unique per checkout: the `payment_reference` of the `TicketPaid` fact.
+    /// One per seat hold: checkouts of the same hold (two tabs, a second click) are one order,
+    /// which a provider can take as its idempotency key, and `Pay` records it once. The
+    /// `payment_reference` of the `TicketPaid` fact.
     pub reference: String,
     pub event_id: String,
     pub invitation_id: String,
     pub amount: Money,
     /// What the checkout page names.
     pub title: String,
+    /// The hold's end: the checkout takes no payment after it, as `Pay` would refuse it.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Order {
+    fn reference(event_id: &str, invitation_id: &str, hold_until: DateTime<Utc>) -> String {
+        let hold = format!("{event_id}\0{invitation_id}\0{}", hold_until.to_rfc3339());
+        format!("pay_{}", hex::encode(&Sha256::digest(hold.as_bytes())[..16]))
+    }
 }
 
 pub trait PaymentGateway: Send + Sync {
@@ -73,7 +85,12 @@ fn unavailable() -> Problem {
 
 /// The held seat a checkout may charge for, refused as `Pay` itself would refuse it: nobody is
 /// sent to pay for a hold that has run out.
-fn payable(page: &EventPage, guest: &GuestListEntry, now: DateTime<Utc>) -> ApiResult<Money> {
+/// What to charge, and until when the hold lasts.
+fn payable(
+    page: &EventPage,
+    guest: &GuestListEntry,
+    now: DateTime<Utc>,
+) -> ApiResult<(Money, DateTime<Utc>)> {
     let price = page.ticket_price_minor.and_then(|m| u64::try_from(m).ok());
     let (Some(amount_minor), Some(currency)) = (price, &page.ticket_currency) else {
         return Err(Problem::from_domain(VirtualEventError::NotAPaidEvent));
@@ -95,10 +112,11 @@ fn payable(page: &EventPage, guest: &GuestListEntry, now: DateTime<Utc>) -> ApiR
     if now >= until {
         return Err(Problem::from_domain(VirtualEventError::SeatHoldExpired { until }));
     }
-    Ok(Money {
+    let amount = Money {
         amount_minor,
         currency: currency.clone(),
-    })
+    };
+    Ok((amount, until))
 }
 
 #[utoipa::path(post, path = "/api/events/{event_id}/checkout", tag = "invitations", operation_id = "startCheckout",
@@ -124,14 +142,15 @@ pub async fn checkout(
         .await?
         .filter(EventPage::open_to_guests)
         .ok_or_else(no_invitation)?;
-    let amount = payable(&page, &guest, state.clock.now())?;
+    let (amount, until) = payable(&page, &guest, state.clock.now())?;
     let gateway = state.payments.as_ref().ok_or_else(unavailable)?;
     let order = Order {
-        reference: format!("pay_{}", uuid::Uuid::now_v7().simple()),
+        reference: Order::reference(&event_id, &guest.invitation_id, until),
         event_id,
         invitation_id: guest.invitation_id,
         amount,
         title: page.title,
+        expires_at: until,
     };
     let checkout_url = gateway
         .checkout(&order)
@@ -231,7 +250,8 @@ mod tests {
     fn a_checkout_charges_only_a_seat_still_held() {
         let before = "2027-01-01T10:00:00Z".parse().unwrap();
         let (page, guest) = held("2027-01-01T10:15:00Z");
-        let price = payable(&page, &guest, before).unwrap();
+        let (price, until) = payable(&page, &guest, before).unwrap();
+        assert_eq!(until.to_rfc3339(), "2027-01-01T10:15:00+00:00");
         assert_eq!((price.amount_minor, price.currency.as_str()), (2500, "EUR"));
         let after = "2027-01-01T10:15:00Z".parse().unwrap();
         let lapsed = payable(&page, &guest, after).unwrap_err();

@@ -14,12 +14,15 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use slsplay_aggregates::Clock;
 use slsplay_api::blobs::hmac;
 use slsplay_api::payments::{Order, PaymentGateway, Pending};
 use slsplay_projections::email::compose::html_escape;
 
 pub struct DevPayments {
     key: Vec<u8>,
+    /// Past an order's `expires_at` (its seat hold's end) the checkout takes no payment.
+    clock: Arc<dyn Clock>,
     /// Where the guest's browser reaches this platform.
     public_url: String,
 }
@@ -42,9 +45,10 @@ impl Purpose {
 
 impl DevPayments {
     /// `key`: this provider's own, derived from the platform's secret.
-    pub fn new(key: &[u8], public_url: &str) -> Self {
+    pub fn new(key: &[u8], public_url: &str, clock: Arc<dyn Clock>) -> Self {
         Self {
             key: key.to_vec(),
+            clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -95,6 +99,21 @@ pub fn routes<S: Clone + Send + Sync + 'static>(provider: Arc<DevPayments>) -> R
         .with_state(provider)
 }
 
+/// The seat hold ended while the guest was here: nothing is taken.
+fn expired(p: &DevPayments, order: &Order) -> Response {
+    (
+        StatusCode::GONE,
+        Html(format!(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Checkout expired</title>\
+             <p>This checkout has expired: the seat was held until {}. Nothing was charged.</p>\
+             <p><a href=\"{}\">Back to your invitation</a></p></html>",
+            order.expires_at.format("%H:%M UTC"),
+            html_escape(&p.invitation_page(order)),
+        )),
+    )
+        .into_response()
+}
+
 fn unknown() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -107,6 +126,9 @@ async fn checkout_page(State(p): State<Arc<DevPayments>>, Path(checkout): Path<S
     let Some(order) = p.open(Purpose::Checkout, &checkout) else {
         return unknown();
     };
+    if p.clock.now() >= order.expires_at {
+        return expired(&p, &order);
+    }
     let amount = html_escape(&order.amount.shown());
     Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
@@ -131,6 +153,9 @@ async fn pay(State(p): State<Arc<DevPayments>>, Path(checkout): Path<String>) ->
     let Some(order) = p.open(Purpose::Checkout, &checkout) else {
         return unknown();
     };
+    if p.clock.now() >= order.expires_at {
+        return expired(&p, &order);
+    }
     let receipt = p.sign(Purpose::Paid, &order);
     Redirect::to(&format!("{}?receipt={receipt}", p.invitation_page(&order))).into_response()
 }
@@ -150,12 +175,18 @@ mod tests {
                 currency: "EUR".into(),
             },
             title: "Gala".into(),
+            expires_at: "2027-01-01T10:15:00Z".parse().unwrap(),
         }
     }
 
     #[tokio::test]
     async fn only_a_paid_checkout_is_a_receipt_and_nothing_else_is() {
-        let provider = DevPayments::new(b"a platform secret of enough bytes", "http://127.0.0.1:3000/");
+        let clock = || Arc::new(slsplay_aggregates::SystemClock) as Arc<dyn Clock>;
+        let provider = DevPayments::new(
+            b"a platform secret of enough bytes",
+            "http://127.0.0.1:3000/",
+            clock(),
+        );
         let url = provider.checkout(&order()).await.unwrap();
         let checkout = url.strip_prefix("http://127.0.0.1:3000/dev/pay/").unwrap();
         // The checkout's own address proves no payment.
@@ -171,7 +202,29 @@ mod tests {
             None
         );
         assert_eq!(provider.confirm(body).await.unwrap(), None);
-        let other = DevPayments::new(b"another platform's secret bytes!", "http://127.0.0.1:3000");
+        let other = DevPayments::new(
+            b"another platform's secret bytes!",
+            "http://127.0.0.1:3000",
+            clock(),
+        );
         assert_eq!(other.confirm(&receipt).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_checkout_takes_no_payment_once_its_hold_has_ended() {
+        let clock = slsplay_aggregates::FixedClock::at("2027-01-01T10:14:59Z".parse().unwrap());
+        let provider = Arc::new(DevPayments::new(
+            b"a platform secret of enough bytes",
+            "http://x",
+            Arc::new(clock.clone()),
+        ));
+        let checkout = provider.sign(Purpose::Checkout, &order());
+        let page = checkout_page(State(provider.clone()), Path(checkout.clone())).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        clock.set("2027-01-01T10:15:00Z".parse().unwrap());
+        let page = checkout_page(State(provider.clone()), Path(checkout.clone())).await;
+        assert_eq!(page.status(), StatusCode::GONE);
+        let paid = pay(State(provider), Path(checkout)).await;
+        assert_eq!(paid.status(), StatusCode::GONE, "no receipt after the hold");
     }
 }

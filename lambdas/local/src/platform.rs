@@ -290,6 +290,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
     let dev_payments = Arc::new(DevPayments::new(
         &platform.payment_secret,
         &config.mail.public_url,
+        platform.clock.clone(),
     ));
     let queries = Queries::Sqlite(platform.queries.clone());
     let api = ApiState {

@@ -1183,6 +1183,9 @@ async fn a_guest_pays_for_a_held_seat_through_the_checkout_and_its_receipt() {
 
     let started = as_guest(Method::POST, "/checkout", &pia, None).await;
     assert_eq!(started.status, 200, "{}", started.body);
+    // A second checkout of the same hold (another tab) is the same order: it cannot charge twice.
+    let twice = as_guest(Method::POST, "/checkout", &pia, None).await;
+    assert_eq!(twice.body["checkout_url"], started.body["checkout_url"]);
     let url = started.body["checkout_url"].as_str().unwrap();
     let path = &url[url.find("/dev/pay/").expect("the development checkout")..];
     let page = api
