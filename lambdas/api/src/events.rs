@@ -189,7 +189,7 @@ pub async fn show(
     };
     let sees_link = match &relation {
         Relation::Organizer => true,
-        Relation::Guest { rsvp } if page.open_to_guests() => rsvp.is_attending(),
+        Relation::Guest { rsvp } if page.open_to_guests() => page.shows_meeting_link_to(*rsvp),
         _ => return Err(Problem::not_found()),
     };
     let meeting_url = if sees_link {

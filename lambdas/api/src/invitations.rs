@@ -213,7 +213,7 @@ pub async fn mine(
         .await?
         .filter(EventPage::open_to_guests)
         .ok_or_else(not_found)?;
-    let link = if guest.rsvp.is_attending() {
+    let link = if page.shows_meeting_link_to(guest.rsvp) {
         meeting_url(&state.queries, &event_id)
             .await
             .map_err(|e| ApiState::read_failed(&e))?

@@ -25,6 +25,45 @@ pub struct Problem {
     /// Seconds to wait before retrying (also sent as `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Why a credential that came was refused, for a 401's `WWW-Authenticate` (RFC 6750);
+    /// none when none came.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub bearer_error: Option<BearerError>,
+}
+
+/// RFC 6750's error codes of a refused bearer credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// Not a bearer token, or not readable.
+    InvalidRequest,
+    /// A bearer token that does not verify: forged, expired, of another issuer.
+    InvalidToken,
+}
+
+impl Problem {
+    /// The `WWW-Authenticate` of a 401: `Bearer`, with the error and its description when a
+    /// credential came and was refused.
+    pub fn bearer_challenge(&self) -> String {
+        let code = match self.bearer_error {
+            None => return r#"Bearer realm="slsplay""#.to_owned(),
+            Some(BearerError::InvalidRequest) => "invalid_request",
+            Some(BearerError::InvalidToken) => "invalid_token",
+        };
+        // RFC 6750 allows printable ASCII but `"` and `\` in a description.
+        let description: String = self
+            .detail
+            .chars()
+            .map(|c| {
+                if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        format!(r#"Bearer realm="slsplay", error="{code}", error_description="{description}""#)
+    }
 }
 
 /// One failing field: a path into the request body (`emails[3]`, `ticket_price.currency`).
@@ -53,6 +92,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            bearer_error: None,
         }
     }
 
@@ -84,8 +124,16 @@ impl Problem {
         )
     }
 
+    /// No credentials came: the challenge names the scheme only.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// A credential came and was refused.
+    pub fn refused_credentials(error: BearerError, detail: impl Into<String>) -> Self {
+        let mut problem = Self::unauthorized(detail);
+        problem.bearer_error = Some(error);
+        problem
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -171,12 +219,16 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = self.retry_after;
+        let challenge = (self.status == 401).then(|| self.bearer_challenge());
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

@@ -309,8 +309,13 @@ fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn unauthenticated(message: &str) -> Response {
-    graphql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+/// A refused token: the same challenge as the REST API's (RFC 6750).
+fn unauthenticated(problem: &slsplay_api::problem::Problem) -> Response {
+    let mut response = graphql_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &problem.detail);
+    if let Ok(challenge) = header::HeaderValue::from_str(&problem.bearer_challenge()) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// The operation's body, at most [`limits::MAX_BODY_BYTES`]: a declared length past it is
@@ -362,7 +367,7 @@ async fn execute(
     let identity = match outcome.0 {
         None => None,
         Some(Ok(identity)) => Some(identity),
-        Some(Err(problem)) if problem.status == 401 => return unauthenticated(&problem.detail),
+        Some(Err(problem)) if problem.status == 401 => return unauthenticated(&problem),
         Some(Err(_)) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -4,7 +4,8 @@
 use slsplay_aggregates::virtual_event::{InvitationCredential, InvitationTokens, invitation_id};
 
 use super::{
-    EventPage, GuestListEntry, InvitationByEmail, InvitationToken, MeetingLink, OrganizerEvent, RsvpStatus,
+    EventPage, EventStatus, GuestListEntry, InvitationByEmail, InvitationToken, MeetingLink, OrganizerEvent,
+    RsvpStatus,
 };
 use crate::schema::Key;
 use crate::store::{ReadQueries, ReadStoreError};
@@ -21,10 +22,10 @@ impl EventPage {
         self.status.is_visible_to_guests()
     }
 
-    /// The meeting link is for confirmed attendees of an event open to guests (and for the
-    /// organizer, who set it).
+    /// The meeting link is for confirmed attendees of a published event (and for the
+    /// organizer, who set it): once the event is cancelled nobody meets there.
     pub fn shows_meeting_link_to(&self, guest: RsvpStatus) -> bool {
-        self.open_to_guests() && guest.is_attending()
+        self.status == EventStatus::Published && guest.is_attending()
     }
 }
 

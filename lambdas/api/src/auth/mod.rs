@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::problem::Problem;
+use crate::problem::{BearerError, Problem};
 pub use jwt::{JwksSource, JwtVerifier, OidcSettings, VerifyError};
 
 /// A signed-in user as the identity provider vouches for them.
@@ -59,14 +59,20 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| Problem::unauthorized("the Authorization header is not readable"))?;
+    let value = value.to_str().map_err(|_| {
+        Problem::refused_credentials(
+            BearerError::InvalidRequest,
+            "the Authorization header is not readable",
+        )
+    })?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim()))
         }
-        _ => Err(Problem::unauthorized("use Authorization: Bearer <token>")),
+        _ => Err(Problem::refused_credentials(
+            BearerError::InvalidRequest,
+            "use Authorization: Bearer <token>",
+        )),
     }
 }
 
@@ -79,7 +85,10 @@ pub async fn check(verifier: &JwtVerifier, headers: &HeaderMap) -> Authenticated
         Err(problem) => return Authenticated(Some(Err(problem))),
     };
     Authenticated(Some(verifier.verify(token).await.map_err(|e| match e {
-        VerifyError::Refused(reason) => Problem::unauthorized(format!("the token was refused: {reason}")),
+        VerifyError::Refused(reason) => Problem::refused_credentials(
+            BearerError::InvalidToken,
+            format!("the token was refused: {reason}"),
+        ),
         VerifyError::KeysUnavailable => Problem::unavailable("cannot verify tokens", &e),
     })))
 }

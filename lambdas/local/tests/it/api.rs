@@ -802,14 +802,42 @@ async fn tokens_that_are_expired_forged_or_from_another_issuer_get_401() {
         ),
         ("garbage", "not.a.token".to_owned()),
     ];
+    // Each 401 challenges as RFC 6750 asks: the scheme, and the error when a token came.
+    let challenge = |answer: &Answer| {
+        answer
+            .headers
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
     for (case, bad) in refused {
         let answer = api.get("/api/events", &bad).await;
         assert_eq!(answer.status, 401, "{case}: {}", answer.body);
+        let said = challenge(&answer).unwrap_or_default();
+        assert!(
+            said.starts_with(
+                r#"Bearer realm="slsplay", error="invalid_token", error_description="the token was refused"#
+            ),
+            "{case}: {said}"
+        );
     }
+    let anonymous = api.call(Method::GET, "/api/events", None, None, &[]).await;
+    assert_eq!(anonymous.status, 401);
     assert_eq!(
-        api.call(Method::GET, "/api/events", None, None, &[]).await.status,
-        401
+        challenge(&anonymous).as_deref(),
+        Some(r#"Bearer realm="slsplay""#)
     );
+    let query = json!({ "query": "{ viewer { subject } }" });
+    let graphql = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .bearer_auth("not.a.token")
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graphql.status(), 401);
+    let said = graphql.headers()["www-authenticate"].to_str().unwrap();
+    assert!(said.contains(r#"error="invalid_token""#), "{said}");
     let basic = api
         .call(
             Method::GET,
@@ -820,6 +848,11 @@ async fn tokens_that_are_expired_forged_or_from_another_issuer_get_401() {
         )
         .await;
     assert_eq!(basic.status, 401);
+    assert!(
+        challenge(&basic)
+            .unwrap_or_default()
+            .contains(r#"error="invalid_request""#)
+    );
     dev.interrupt();
 }
 
@@ -1255,4 +1288,78 @@ async fn a_guest_pays_for_a_held_seat_through_the_checkout_and_its_receipt() {
         .as_array()
         .map_or(0, |d| d.iter().map(|d| d["paid"].as_i64().unwrap_or(0)).sum());
     assert_eq!(paid_total, 1, "{}", stats.body);
+}
+
+/// Once the event is cancelled nobody meets there: its attendees no longer see the meeting
+/// link, through REST or GraphQL, signed in or with their link.
+#[tokio::test]
+async fn a_cancelled_event_shows_its_attendees_no_meeting_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let created = api.post("/api/events", &organizer, new_event("Called off")).await;
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    let invite = json!({ "emails": ["rae@example.com"] });
+    api.post(&format!("/api/events/{event_id}/invitations"), &organizer, invite)
+        .await;
+    let link = invitation_token(&api, "rae@example.com", &event_id).await;
+    let rae = token(&data, "rae@example.com", &[]);
+    let by_link = [("invitation-token", link.as_str())];
+    let accepted = api
+        .call(
+            Method::POST,
+            &format!("/api/events/{event_id}/rsvp"),
+            None,
+            Some(&json!({ "answer": "accept" })),
+            &by_link,
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let links = || {
+        let (api, event_id, rae) = (&api, event_id.clone(), rae.clone());
+        async move {
+            let mine = api
+                .call(
+                    Method::GET,
+                    &format!("/api/events/{event_id}/invitation"),
+                    None,
+                    None,
+                    &by_link,
+                )
+                .await;
+            let shown = api.get(&format!("/api/events/{event_id}"), &rae).await;
+            let query =
+                format!(r#"{{ invitation(eventId: "{event_id}") {{ meetingUrl event {{ meetingUrl }} }} }}"#);
+            let graphql = api
+                .call(
+                    Method::POST,
+                    "/graphql",
+                    None,
+                    Some(&json!({ "query": query })),
+                    &by_link,
+                )
+                .await;
+            [
+                mine.body["event"]["meeting_url"].clone(),
+                shown.body["meeting_url"].clone(),
+                graphql.body["data"]["invitation"]["meetingUrl"].clone(),
+            ]
+        }
+    };
+    let url = json!("https://meet.example/founders");
+    assert_eq!(links().await, [url.clone(), url.clone(), url]);
+
+    let cancelled = api
+        .post(
+            &format!("/api/events/{event_id}/cancel"),
+            &organizer,
+            json!({ "message": "The venue flooded" }),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(links().await, [Value::Null, Value::Null, Value::Null]);
 }
