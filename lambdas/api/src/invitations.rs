@@ -271,9 +271,12 @@ pub async fn rsvp(
         .execute(&event_id, command, &context, None)
         .await
         .map_err(|e| match e {
-            CommandError::Rejected(VirtualEventError::NotFound | VirtualEventError::InvitationNotFound) => {
-                no_invitation()
-            }
+            // A draft is invisible to its invitees: its "not published" would tell them it exists.
+            CommandError::Rejected(
+                VirtualEventError::NotFound
+                | VirtualEventError::InvitationNotFound
+                | VirtualEventError::NotPublished,
+            ) => no_invitation(),
             e => Problem::from_command(e),
         })?;
     Ok(Json(Accepted::after(&state, &event_id, version).await))

@@ -170,6 +170,8 @@ impl ApiState {
         Ok(page.filter(EventPage::exists))
     }
 
+    /// The caller's invitation to the event, once guests may see it: an invitee of a draft is
+    /// a stranger to it (404 everywhere), so nothing tells them the draft exists.
     pub async fn invitation_of(
         &self,
         caller: &Identity,
@@ -183,7 +185,7 @@ impl ApiState {
             .get(&Key::with_sort(email.as_str(), event_id))
             .await
             .map_err(|e| Self::read_failed(&e))?;
-        Ok(row.filter(InvitationByEmail::is_open))
+        Ok(row.filter(InvitationByEmail::listed))
     }
 
     pub async fn relation(

@@ -212,9 +212,11 @@ pub async fn pay(
         .execute(&event_id, command, &context, None)
         .await
         .map_err(|e| match e {
-            CommandError::Rejected(VirtualEventError::NotFound | VirtualEventError::InvitationNotFound) => {
-                no_invitation()
-            }
+            CommandError::Rejected(
+                VirtualEventError::NotFound
+                | VirtualEventError::InvitationNotFound
+                | VirtualEventError::NotPublished,
+            ) => no_invitation(),
             e => Problem::from_command(e),
         })?;
     Ok(Json(Accepted::after(&state, &event_id, version).await))

@@ -1363,3 +1363,55 @@ async fn a_cancelled_event_shows_its_attendees_no_meeting_link() {
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     assert_eq!(links().await, [Value::Null, Value::Null, Value::Null]);
 }
+
+/// A draft is invisible to the people invited to it: until it is published they get the same
+/// 404 as a stranger from every route, reads, the organizer's writes and an answer alike.
+#[tokio::test]
+async fn a_draft_is_a_404_to_its_invitees_until_it_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&data);
+    let api = Api::new(&dev);
+    let organizer = token(&data, "olivia@example.com", &[]);
+    let created = api.post("/api/events", &organizer, new_event("Surprise")).await;
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    let invited = api
+        .post(
+            &format!("/api/events/{event_id}/invitations"),
+            &organizer,
+            json!({ "emails": ["dora@example.com"] }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    let dora = token(&data, "dora@example.com", &[]);
+    let tries = |dora: &str| {
+        let (api, event_id, dora) = (&api, event_id.clone(), dora.to_owned());
+        async move {
+            let path = |p: &str| format!("/api/events/{event_id}{p}");
+            let answers = [
+                api.get(&path(""), &dora).await,
+                api.call(
+                    Method::PATCH,
+                    &path(""),
+                    Some(&dora),
+                    Some(&json!({ "title": "Mine" })),
+                    &[],
+                )
+                .await,
+                api.get(&path("/invitations"), &dora).await,
+                api.get(&path("/invitation"), &dora).await,
+                api.post(&path("/rsvp"), &dora, json!({ "answer": "accept" }))
+                    .await,
+            ];
+            answers.map(|a| (a.status, a.body["type"].as_str().unwrap_or_default().to_owned()))
+        }
+    };
+    for (status, kind) in tries(&dora).await {
+        assert_eq!(status, 404, "{kind}");
+    }
+
+    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
+        .await;
+    let published = tries(&dora).await.map(|(status, _)| status);
+    assert_eq!(published, [200, 403, 403, 200, 200]);
+}
