@@ -132,11 +132,12 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
         "user text is escaped in HTML: {eml}"
     );
     let ics = decoded_calendar(eml);
-    assert!(
-        ics.contains("DTSTART;TZID=Europe/Berlin:20300515T110000"),
-        "09:00 UTC is 11:00 in Berlin in May: {ics}"
-    );
-    assert!(ics.contains("TZOFFSETTO:+0200"), "{ics}");
+    // Instants in UTC (09:00 UTC, 11:00 in Berlin), stamped when the email was decided (the
+    // publishing, at the fixture's now), not at the event's start.
+    assert!(ics.contains("\r\nDTSTART:20300515T090000Z\r\n"), "{ics}");
+    assert!(ics.contains("\r\nDTEND:20300515T110000Z\r\n"), "{ics}");
+    assert!(ics.contains("\r\nDTSTAMP:20300501T090000Z\r\n"), "{ics}");
+    assert!(!ics.contains("TZID"), "{ics}");
     let share = InvitationTokens::new(&SECRET).unwrap().share_id(ev);
     let link = format!("https://app.test/e/{share}#{ev}.");
     assert!(eml.contains(&link), "the personal link: {eml}");
@@ -153,6 +154,49 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
     let cancelled = first.iter().find(|m| m.kind == "cancelled").unwrap();
     assert!(cancelled.eml.contains("Storm &lt;warning&gt;"));
     assert!(decoded_calendar(&cancelled.eml).contains("METHOD:CANCEL"));
+}
+
+/// An hour across a daylight-saving change is an hour in the calendar: 01:30 in New York on
+/// the night the clocks go back (its first 01:30, EDT) and on the night they go forward.
+#[tokio::test]
+async fn calendar_entries_keep_their_length_across_daylight_saving_changes() {
+    for (starts_at, ends) in [
+        ("2030-11-03T05:30:00Z", ("20301103T053000Z", "20301103T063000Z")),
+        ("2031-03-09T06:30:00Z", ("20310309T063000Z", "20310309T073000Z")),
+    ] {
+        let store = SqliteStore::new();
+        let clock = FixedClock::at(now());
+        let commands = service(store.open(), &clock);
+        let ctx = CommandContext::new(ORGANIZER);
+        let C::CreateEvent(create) = fixtures::create("ev-dst", None) else {
+            unreachable!()
+        };
+        let create = CreateEvent {
+            starts_at: starts_at.parse().unwrap(),
+            time_zone: "America/New_York".into(),
+            duration_minutes: 60,
+            ..create
+        };
+        commands
+            .execute("ev-dst", C::CreateEvent(create), &ctx)
+            .await
+            .unwrap();
+        commands
+            .execute("ev-dst", fixtures::invite([guest(0)]), &ctx)
+            .await
+            .unwrap();
+        commands
+            .execute("ev-dst", fixtures::publish(), &ctx)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let emails = builder(&store, dir.path());
+        catch_up(&store.open(), &emails).await;
+        let sent = outbox(&emails, &guest(0)).await;
+        let ics = decoded_calendar(&sent[0].eml);
+        assert!(ics.contains(&format!("\r\nDTSTART:{}\r\n", ends.0)), "{ics}");
+        assert!(ics.contains(&format!("\r\nDTEND:{}\r\n", ends.1)), "{ics}");
+    }
 }
 
 /// The .ics part of a message, whatever transfer encoding lettre chose for it.

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
@@ -95,19 +95,9 @@ pub fn local_time(at: DateTime<Utc>, time_zone: &str) -> String {
 
 /// An iCalendar entry in the event's own time zone, with that zone's offset at the event.
 pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: DateTime<Utc>) -> Calendar {
-    let tz = chrono_tz::Tz::from_str(&event.details.time_zone).unwrap_or(chrono_tz::UTC);
-    let start = event.details.starts_at.with_timezone(&tz);
-    let end = event.details.ends_at().with_timezone(&tz);
-    let seconds = tz
-        .offset_from_utc_datetime(&event.details.starts_at.naive_utc())
-        .fix()
-        .local_minus_utc();
-    let offset = format!(
-        "{}{:02}{:02}",
-        if seconds < 0 { '-' } else { '+' },
-        seconds.abs() / 3600,
-        seconds.abs() % 3600 / 60
-    );
+    // Instants in UTC: right across daylight-saving changes, which a VTIMEZONE of a single
+    // offset got wrong; calendar apps show them in the reader's zone.
+    let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let status = if method == "CANCEL" {
         "CANCELLED"
     } else {
@@ -118,28 +108,12 @@ pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: D
         "VERSION:2.0".to_owned(),
         "PRODID:-//slsplay//virtual events//EN".to_owned(),
         format!("METHOD:{method}"),
-        "BEGIN:VTIMEZONE".to_owned(),
-        format!("TZID:{}", event.details.time_zone),
-        "BEGIN:STANDARD".to_owned(),
-        format!("DTSTART:{}", start.format("%Y%m%dT%H%M%S")),
-        format!("TZOFFSETFROM:{offset}"),
-        format!("TZOFFSETTO:{offset}"),
-        "END:STANDARD".to_owned(),
-        "END:VTIMEZONE".to_owned(),
         "BEGIN:VEVENT".to_owned(),
         format!("UID:{}@slsplay", event.id),
         format!("SEQUENCE:{sequence}"),
-        format!("DTSTAMP:{}", stamp.format("%Y%m%dT%H%M%SZ")),
-        format!(
-            "DTSTART;TZID={}:{}",
-            event.details.time_zone,
-            start.format("%Y%m%dT%H%M%S")
-        ),
-        format!(
-            "DTEND;TZID={}:{}",
-            event.details.time_zone,
-            end.format("%Y%m%dT%H%M%S")
-        ),
+        format!("DTSTAMP:{}", utc(stamp)),
+        format!("DTSTART:{}", utc(event.details.starts_at)),
+        format!("DTEND:{}", utc(event.details.ends_at())),
         format!("SUMMARY:{}", ical::text(&event.details.title)),
         format!("DESCRIPTION:{}", ical::text(&event.details.description)),
         format!("STATUS:{status}"),

@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod outbox;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::EventEnvelope;
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
 use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEvent, VirtualEventFact as F};
@@ -89,7 +90,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         match &fact.payload {
             F::GuestsInvited { invitations, .. } if was_published => {
                 let ids: Vec<String> = invitations.iter().map(|i| i.invitation_id.clone()).collect();
-                return Ok(self.invitations(&event, &ids));
+                return Ok(self.invitations(&event, &ids, fact_time(fact)));
             }
             F::Published { .. } => {
                 let ids: Vec<String> = event
@@ -98,15 +99,17 @@ impl<R: PersistedEventRepository> Emails<R> {
                     .filter(|(_, i)| i.state == GuestState::Invited)
                     .map(|(id, _)| id.clone())
                     .collect();
-                return Ok(self.invitations(&event, &ids));
+                return Ok(self.invitations(&event, &ids, fact_time(fact)));
             }
-            F::InvitationAccepted { invitation_id, .. } => {
-                rsvp(invitation_id, "attending", self.youre_in(&event, "You're in"))
-            }
+            F::InvitationAccepted { invitation_id, .. } => rsvp(
+                invitation_id,
+                "attending",
+                self.youre_in(&event, fact_time(fact), "You're in"),
+            ),
             F::TicketPaid { invitation_id, .. } => rsvp(
                 invitation_id,
                 "paid",
-                self.youre_in(&event, "Ticket paid: you're in"),
+                self.youre_in(&event, fact_time(fact), "Ticket paid: you're in"),
             ),
             F::GuestWaitlisted { invitation_id, .. } => rsvp(invitation_id, "waitlisted", waitlisted(&event)),
             F::InvitationDeclined { invitation_id, .. } => rsvp(invitation_id, "declined", declined(&event)),
@@ -120,7 +123,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 for p in promotions {
                     let draft = match p.hold_until {
                         Some(until) => self.seat_held(&event, &p.invitation_id, until, "A seat opened up"),
-                        None => self.youre_in(&event, "A seat opened up: you're in"),
+                        None => self.youre_in(&event, fact_time(fact), "A seat opened up: you're in"),
                     };
                     rsvp(&p.invitation_id, "promoted", draft);
                 }
@@ -150,6 +153,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         &self,
         event: &VirtualEvent,
         ids: &[String],
+        decided: DateTime<Utc>,
     ) -> Vec<(String, String, &'static str, Draft)> {
         let title = &event.details.title;
         let when = local_time(event.details.starts_at, &event.details.time_zone);
@@ -170,7 +174,7 @@ impl<R: PersistedEventRepository> Emails<R> {
             html_escape(&price).replace('\n', "<br>"),
             html_escape(&event.details.description),
         );
-        let calendar = ics(event, "REQUEST", 0, event.details.starts_at);
+        let calendar = ics(event, "REQUEST", 0, decided);
         ids.iter()
             .filter_map(|id| event.invitations.get(id).map(|i| (id, i.email.clone())))
             .map(|(id, to)| {
@@ -189,7 +193,8 @@ impl<R: PersistedEventRepository> Emails<R> {
             .collect()
     }
 
-    fn youre_in(&self, event: &VirtualEvent, headline: &str) -> Draft {
+    /// `decided`: when the fact that causes it happened, the calendar entry's DTSTAMP.
+    fn youre_in(&self, event: &VirtualEvent, decided: DateTime<Utc>, headline: &str) -> Draft {
         let (title, when, url) = (
             &event.details.title,
             local_time(event.details.starts_at, &event.details.time_zone),
@@ -205,7 +210,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 html_escape(&when),
                 html_escape(url)
             ),
-            calendar: Some(ics(event, "REQUEST", 0, event.details.starts_at)),
+            calendar: Some(ics(event, "REQUEST", 0, decided)),
         }
     }
 
