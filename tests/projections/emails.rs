@@ -199,6 +199,143 @@ async fn calendar_entries_keep_their_length_across_daylight_saving_changes() {
     }
 }
 
+/// Every kind of calendar file the emails carry, read by a parser nobody here wrote (Python's
+/// icalendar, in the test venv): the instants, who organizes and who attends, and the join link
+/// only once confirmed.
+#[tokio::test]
+async fn every_calendar_file_reads_right_in_a_third_party_parser() {
+    let store = SqliteStore::new();
+    let clock = FixedClock::at(now());
+    let commands = service(store.open(), &clock);
+    let ctx = CommandContext::new(ORGANIZER);
+    let ev = "ev-ics";
+    let C::CreateEvent(create) = fixtures::create(ev, None) else {
+        unreachable!()
+    };
+    let create = CreateEvent {
+        // 01:30 on the night New York's clocks go back, for an hour.
+        starts_at: "2030-11-03T05:30:00Z".parse().unwrap(),
+        time_zone: "America/New_York".into(),
+        duration_minutes: 60,
+        ..create
+    };
+    commands.execute(ev, C::CreateEvent(create), &ctx).await.unwrap();
+    commands
+        .execute(ev, fixtures::invite([guest(0)]), &ctx)
+        .await
+        .unwrap();
+    commands.execute(ev, fixtures::publish(), &ctx).await.unwrap();
+    let accept = C::Rsvp {
+        credential: token(ev, &guest(0)),
+        answer: RsvpAnswer::Accept,
+    };
+    commands.execute(ev, accept, &ctx).await.unwrap();
+    let later = UpdateDetails {
+        organizer: ORGANIZER.into(),
+        starts_at: Some("2030-11-10T06:30:00Z".parse().unwrap()),
+        ..Default::default()
+    };
+    commands.execute(ev, C::UpdateDetails(later), &ctx).await.unwrap();
+    let cancel = C::Cancel {
+        organizer: ORGANIZER.into(),
+        message: "Storm".into(),
+    };
+    commands.execute(ev, cancel, &ctx).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = builder(&store, dir.path());
+    catch_up(&store.open(), &emails).await;
+
+    let read = |ics: &str| {
+        let file = dir.path().join("entry.ics");
+        std::fs::write(&file, ics).unwrap();
+        let script = "import sys, json, icalendar\n\
+            cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())\n\
+            ev = next(c for c in cal.walk() if c.name == 'VEVENT')\n\
+            t = lambda k: ev.decoded(k).astimezone(__import__('datetime').timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')\n\
+            att = ev.get('ATTENDEE')\n\
+            print(json.dumps({'method': str(cal.get('METHOD')), 'start': t('DTSTART'), 'end': t('DTEND'),\n\
+              'stamp': t('DTSTAMP'), 'organizer': str(ev.get('ORGANIZER')), 'attendee': str(att),\n\
+              'partstat': str(att.params.get('PARTSTAT')), 'location': str(ev.get('LOCATION')),\n\
+              'url': str(ev.get('URL')), 'sequence': int(ev.get('SEQUENCE')), 'status': str(ev.get('STATUS'))}))";
+        let run = std::process::Command::new(slsplay_tests::moto::python())
+            .arg("-c")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .expect("the test venv's python (.ci/setup)");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        serde_json::from_slice::<Value>(&run.stdout).unwrap()
+    };
+    let sent = outbox(&emails, &guest(0)).await;
+    let of = |kind: &str| {
+        let message = sent
+            .iter()
+            .find(|m| m.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind}"));
+        read(&decoded_calendar(&message.eml))
+    };
+    let share = InvitationTokens::new(&SECRET).unwrap().share_id(ev);
+    let page = format!("https://app.test/e/{share}");
+    let guest_of = format!("mailto:{}", guest(0));
+
+    let invitation = of("invitation");
+    assert_eq!(
+        (&invitation["method"], &invitation["start"], &invitation["end"]),
+        (
+            &json("REQUEST"),
+            &json("2030-11-03T05:30:00Z"),
+            &json("2030-11-03T06:30:00Z")
+        ),
+        "an hour across the change: {invitation}"
+    );
+    assert_eq!(invitation["stamp"], "2030-05-01T09:00:00Z", "{invitation}");
+    assert_eq!(invitation["organizer"], "mailto:events@slsplay.test");
+    assert_eq!(
+        (&invitation["attendee"], &invitation["partstat"]),
+        (&json(&guest_of), &json("NEEDS-ACTION"))
+    );
+    assert_eq!(
+        (&invitation["url"], &invitation["location"]),
+        (&json(&page), &json("None")),
+        "no join link yet"
+    );
+
+    let attending = of("attending");
+    assert_eq!(attending["partstat"], "ACCEPTED", "{attending}");
+    assert_eq!(attending["location"], "https://meet.example.com/founders");
+
+    let moved = of("rescheduled");
+    assert_eq!(
+        (&moved["start"], &moved["end"]),
+        (&json("2030-11-10T06:30:00Z"), &json("2030-11-10T07:30:00Z")),
+        "{moved}"
+    );
+    assert_eq!(
+        (&moved["partstat"], &moved["location"]),
+        (&json("ACCEPTED"), &json("https://meet.example.com/founders"))
+    );
+    assert!(
+        moved["sequence"].as_i64().unwrap() > 0,
+        "an update outranks the first entry: {moved}"
+    );
+
+    let cancelled = of("cancelled");
+    assert_eq!(
+        (&cancelled["method"], &cancelled["status"]),
+        (&json("CANCEL"), &json("CANCELLED")),
+        "{cancelled}"
+    );
+    assert_eq!(
+        cancelled["location"], "None",
+        "no join link for a cancelled event"
+    );
+    assert!(cancelled["sequence"].as_i64() > moved["sequence"].as_i64());
+}
+
+fn json(s: &str) -> Value {
+    Value::from(s)
+}
+
 /// The .ics part of a message, whatever transfer encoding lettre chose for it.
 fn decoded_calendar(eml: &str) -> String {
     decoded_part(eml, "text/calendar")

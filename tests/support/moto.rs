@@ -25,8 +25,9 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(Moto::start)
 }
 
-/// The Python that has moto: `SLSPLAY_TEST_PYTHON`, else the venv `.ci/setup` makes.
-fn python() -> PathBuf {
+/// The Python that has moto (and icalendar): `SLSPLAY_TEST_PYTHON`, else the venv `.ci/setup`
+/// makes.
+pub fn python() -> PathBuf {
     if let Some(path) = std::env::var_os("SLSPLAY_TEST_PYTHON") {
         return PathBuf::from(path);
     }

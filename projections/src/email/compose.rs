@@ -93,8 +93,27 @@ pub fn local_time(at: DateTime<Utc>, time_zone: &str) -> String {
     )
 }
 
-/// An iCalendar entry in the event's own time zone, with that zone's offset at the event.
-pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: DateTime<Utc>) -> Calendar {
+/// Whom one calendar file is for: an invitation (RFC 5546's REQUEST) names its organizer and
+/// its attendee.
+#[derive(Debug, Clone, Copy)]
+pub struct Guest<'a> {
+    pub email: &'a str,
+    /// Confirmed (attending): the file says ACCEPTED and carries the join link.
+    pub attending: bool,
+    /// The event's page (its preview, without the personal link's token).
+    pub page: &'a str,
+    /// The address the platform writes from, which stands as the organizer.
+    pub organizer: &'a str,
+}
+
+/// One guest's iCalendar entry of the event.
+pub fn ics(
+    event: &VirtualEvent,
+    method: &'static str,
+    sequence: usize,
+    stamp: DateTime<Utc>,
+    guest: Guest<'_>,
+) -> Calendar {
     // Instants in UTC: right across daylight-saving changes, which a VTIMEZONE of a single
     // offset got wrong; calendar apps show them in the reader's zone.
     let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
@@ -103,6 +122,13 @@ pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: D
     } else {
         "CONFIRMED"
     };
+    let partstat = if guest.attending {
+        "ACCEPTED"
+    } else {
+        "NEEDS-ACTION"
+    };
+    let join = (guest.attending && method != "CANCEL")
+        .then(|| format!("LOCATION:{}", ical::text(&event.details.meeting_url)));
     let lines = [
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".to_owned(),
@@ -117,12 +143,20 @@ pub fn ics(event: &VirtualEvent, method: &'static str, sequence: usize, stamp: D
         format!("SUMMARY:{}", ical::text(&event.details.title)),
         format!("DESCRIPTION:{}", ical::text(&event.details.description)),
         format!("STATUS:{status}"),
-        "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
+        format!("URL:{}", guest.page),
+        format!("ORGANIZER;CN=slsplay:mailto:{}", guest.organizer),
+        format!("ATTENDEE;PARTSTAT={partstat};RSVP=FALSE:mailto:{}", guest.email),
     ];
+    let ics = lines
+        .iter()
+        .chain(&join)
+        .chain(&["END:VEVENT".to_owned(), "END:VCALENDAR".to_owned()])
+        .map(|l| ical::fold(l))
+        .collect::<Vec<_>>()
+        .join("\r\n");
     Calendar {
         method,
-        ics: lines.map(|l| ical::fold(&l)).join("\r\n") + "\r\n",
+        ics: ics + "\r\n",
     }
 }
 

@@ -16,7 +16,7 @@ use crate::read_models::projector::fact_time;
 use crate::schema::Key;
 use crate::state::EventStates;
 use crate::store::{ReadStoreError, ReadTx};
-use compose::{Draft, html_escape, ics, local_time, to_eml};
+use compose::{Draft, Guest, html_escape, ics, local_time, to_eml};
 use outbox::OutboxMessage;
 
 pub const NAME: &str = "emails";
@@ -54,6 +54,29 @@ impl<R: PersistedEventRepository> Emails<R> {
     /// referrer; the web app reads them there and sends the token only in the
     /// `Invitation-Token` header. The event id rides along so the link works before its page
     /// is written, and after the page is removed.
+    /// The event's page without the token: what calendar files link to.
+    fn page(&self, event: &VirtualEvent) -> String {
+        let page = crate::web_cache::page_path(&self.tokens.share_id(&event.id));
+        format!("{}/{page}", self.settings.public_url)
+    }
+
+    /// The address of `from` (`Name <address>`), the calendar files' organizer.
+    fn organizer(&self) -> &str {
+        let from = self.settings.from.as_str();
+        from.rsplit_once('<')
+            .and_then(|(_, rest)| rest.strip_suffix('>'))
+            .unwrap_or(from)
+    }
+
+    fn guest<'a>(&'a self, email: &'a str, attending: bool, page: &'a str) -> Guest<'a> {
+        Guest {
+            email,
+            attending,
+            page,
+            organizer: self.organizer(),
+        }
+    }
+
     fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
         let token = self.tokens.token_for(&event.id, invitation_id);
         let page = crate::web_cache::page_path(&self.tokens.share_id(&event.id));
@@ -104,12 +127,12 @@ impl<R: PersistedEventRepository> Emails<R> {
             F::InvitationAccepted { invitation_id, .. } => rsvp(
                 invitation_id,
                 "attending",
-                self.youre_in(&event, fact_time(fact), "You're in"),
+                self.youre_in(&event, invitation_id, fact_time(fact), "You're in"),
             ),
             F::TicketPaid { invitation_id, .. } => rsvp(
                 invitation_id,
                 "paid",
-                self.youre_in(&event, fact_time(fact), "Ticket paid: you're in"),
+                self.youre_in(&event, invitation_id, fact_time(fact), "Ticket paid: you're in"),
             ),
             F::GuestWaitlisted { invitation_id, .. } => rsvp(invitation_id, "waitlisted", waitlisted(&event)),
             F::InvitationDeclined { invitation_id, .. } => rsvp(invitation_id, "declined", declined(&event)),
@@ -123,24 +146,31 @@ impl<R: PersistedEventRepository> Emails<R> {
                 for p in promotions {
                     let draft = match p.hold_until {
                         Some(until) => self.seat_held(&event, &p.invitation_id, until, "A seat opened up"),
-                        None => self.youre_in(&event, fact_time(fact), "A seat opened up: you're in"),
+                        None => self.youre_in(
+                            &event,
+                            &p.invitation_id,
+                            fact_time(fact),
+                            "A seat opened up: you're in",
+                        ),
                     };
                     rsvp(&p.invitation_id, "promoted", draft);
                 }
             }
             F::Rescheduled(r) if was_published => {
                 let previous = local_time(r.previous_starts_at, &event.details.time_zone);
-                let draft = rescheduled(&event, &previous, fact.sequence, fact_time(fact));
-                let cause = format!("rescheduled:{at}");
+                let (cause, page) = (format!("rescheduled:{at}"), self.page(&event));
                 for i in event.invitees() {
-                    out.push((i.email.clone(), cause.clone(), "rescheduled", draft.clone()));
+                    let guest = self.guest(&i.email, i.state == GuestState::Attending, &page);
+                    let draft = rescheduled(&event, &previous, fact.sequence, fact_time(fact), guest);
+                    out.push((i.email.clone(), cause.clone(), "rescheduled", draft));
                 }
             }
             F::Cancelled { message, .. } if was_published => {
-                let draft = cancelled(&event, message, fact.sequence, fact_time(fact));
-                let cause = format!("cancelled:{at}");
+                let (cause, page) = (format!("cancelled:{at}"), self.page(&event));
                 for i in event.invitees() {
-                    out.push((i.email.clone(), cause.clone(), "cancelled", draft.clone()));
+                    let guest = self.guest(&i.email, i.state == GuestState::Attending, &page);
+                    let draft = cancelled(&event, message, fact.sequence, fact_time(fact), guest);
+                    out.push((i.email.clone(), cause.clone(), "cancelled", draft));
                 }
             }
             _ => {}
@@ -174,10 +204,11 @@ impl<R: PersistedEventRepository> Emails<R> {
             html_escape(&price).replace('\n', "<br>"),
             html_escape(&event.details.description),
         );
-        let calendar = ics(event, "REQUEST", 0, decided);
+        let page = self.page(event);
         ids.iter()
             .filter_map(|id| event.invitations.get(id).map(|i| (id, i.email.clone())))
             .map(|(id, to)| {
+                let calendar = ics(event, "REQUEST", 0, decided, self.guest(&to, false, &page));
                 let link = self.link(event, id);
                 let draft = Draft {
                     subject: format!("You're invited: {title}"),
@@ -186,7 +217,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                         "{html}<p><a href=\"{}\">Accept or decline</a></p>",
                         html_escape(&link)
                     ),
-                    calendar: Some(calendar.clone()),
+                    calendar: Some(calendar),
                 };
                 (to, format!("invitation:{id}"), "invitation", draft)
             })
@@ -194,7 +225,19 @@ impl<R: PersistedEventRepository> Emails<R> {
     }
 
     /// `decided`: when the fact that causes it happened, the calendar entry's DTSTAMP.
-    fn youre_in(&self, event: &VirtualEvent, decided: DateTime<Utc>, headline: &str) -> Draft {
+    fn youre_in(
+        &self,
+        event: &VirtualEvent,
+        invitation_id: &str,
+        decided: DateTime<Utc>,
+        headline: &str,
+    ) -> Draft {
+        let to = event
+            .invitations
+            .get(invitation_id)
+            .map(|i| i.email.as_str())
+            .unwrap_or_default();
+        let page = self.page(event);
         let (title, when, url) = (
             &event.details.title,
             local_time(event.details.starts_at, &event.details.time_zone),
@@ -210,7 +253,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 html_escape(&when),
                 html_escape(url)
             ),
-            calendar: Some(ics(event, "REQUEST", 0, decided)),
+            calendar: Some(ics(event, "REQUEST", 0, decided, self.guest(to, true, &page))),
         }
     }
 
@@ -273,6 +316,7 @@ fn rescheduled(
     previous: &str,
     sequence: usize,
     at: chrono::DateTime<chrono::Utc>,
+    guest: Guest<'_>,
 ) -> Draft {
     let title = &event.details.title;
     let when = local_time(event.details.starts_at, &event.details.time_zone);
@@ -285,7 +329,7 @@ fn rescheduled(
             html_escape(previous),
             html_escape(&when)
         ),
-        calendar: Some(ics(event, "REQUEST", sequence, at)),
+        calendar: Some(ics(event, "REQUEST", sequence, at, guest)),
     }
 }
 
@@ -294,6 +338,7 @@ fn cancelled(
     message: &str,
     sequence: usize,
     at: chrono::DateTime<chrono::Utc>,
+    guest: Guest<'_>,
 ) -> Draft {
     let title = &event.details.title;
     Draft {
@@ -304,7 +349,7 @@ fn cancelled(
             html_escape(title),
             html_escape(message)
         ),
-        calendar: Some(ics(event, "CANCEL", sequence, at)),
+        calendar: Some(ics(event, "CANCEL", sequence, at, guest)),
     }
 }
 
