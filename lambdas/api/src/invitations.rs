@@ -260,15 +260,26 @@ pub async fn rsvp(
     if find(&state, &event_id, &credential).await?.is_none() {
         return Err(no_invitation());
     }
-    let actor = match &caller {
+    let command = VirtualEventCommand::Rsvp { credential, answer };
+    run_for_guest(&state, &event_id, caller.as_ref(), command).await
+}
+
+/// Runs a guest's command (an answer, a payment), recorded as the signed-in user's or the
+/// link's, and answers once the read models show it.
+pub(crate) async fn run_for_guest(
+    state: &ApiState,
+    event_id: &str,
+    caller: Option<&Identity>,
+    command: VirtualEventCommand,
+) -> ApiResult<Json<Accepted>> {
+    let actor = match caller {
         Some(identity) => identity.actor(),
         None => "guest:invitation-link".to_owned(),
     };
     let context = slsplay_commands::CommandContext::new(actor);
-    let command = VirtualEventCommand::Rsvp { credential, answer };
     let version = state
         .commands
-        .execute(&event_id, command, &context, None)
+        .execute(event_id, command, &context, None)
         .await
         .map_err(|e| match e {
             // A draft is invisible to its invitees: its "not published" would tell them it exists.
@@ -279,5 +290,5 @@ pub async fn rsvp(
             ) => no_invitation(),
             e => Problem::from_command(e),
         })?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    Ok(Json(Accepted::after(state, event_id, version).await))
 }

@@ -14,13 +14,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{VirtualEventCommand, VirtualEventError};
-use slsplay_commands::CommandError;
 use slsplay_projections::read_models::{EventPage, GuestListEntry, PaymentStatus, RsvpStatus};
 use utoipa::ToSchema;
 
 use super::ApiState;
 use super::body::{EventId, Fields, JsonObject};
-use super::invitations::{credential, find, no_invitation};
+use super::invitations::{credential, find, no_invitation, run_for_guest};
 use super::problem::{ApiResult, Problem};
 use super::views::Accepted;
 use crate::auth::MaybeCaller;
@@ -196,30 +195,13 @@ pub async fn pay(
                 "proves no payment for this invitation",
             )
         })?;
-    let actor = match &caller {
-        Some(identity) => identity.actor(),
-        None => "guest:invitation-link".to_owned(),
-    };
-    let context = slsplay_commands::CommandContext::new(actor);
     let command = VirtualEventCommand::Pay {
         credential,
         payment_reference: order.reference,
         amount: order.amount,
     };
     // A receipt sent twice pays once: the aggregate takes its reference again as done.
-    let version = state
-        .commands
-        .execute(&event_id, command, &context, None)
-        .await
-        .map_err(|e| match e {
-            CommandError::Rejected(
-                VirtualEventError::NotFound
-                | VirtualEventError::InvitationNotFound
-                | VirtualEventError::NotPublished,
-            ) => no_invitation(),
-            e => Problem::from_command(e),
-        })?;
-    Ok(Json(Accepted::after(&state, &event_id, version).await))
+    run_for_guest(&state, &event_id, caller.as_ref(), command).await
 }
 
 #[cfg(test)]
