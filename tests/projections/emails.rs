@@ -164,35 +164,7 @@ async fn calendar_entries_keep_their_length_across_daylight_saving_changes() {
         ("2030-11-03T05:30:00Z", ("20301103T053000Z", "20301103T063000Z")),
         ("2031-03-09T06:30:00Z", ("20310309T063000Z", "20310309T073000Z")),
     ] {
-        let store = SqliteStore::new();
-        let clock = FixedClock::at(now());
-        let commands = service(store.open(), &clock);
-        let ctx = CommandContext::new(ORGANIZER);
-        let C::CreateEvent(create) = fixtures::create("ev-dst", None) else {
-            unreachable!()
-        };
-        let create = CreateEvent {
-            starts_at: starts_at.parse().unwrap(),
-            time_zone: "America/New_York".into(),
-            duration_minutes: 60,
-            ..create
-        };
-        commands
-            .execute("ev-dst", C::CreateEvent(create), &ctx)
-            .await
-            .unwrap();
-        commands
-            .execute("ev-dst", fixtures::invite([guest(0)]), &ctx)
-            .await
-            .unwrap();
-        commands
-            .execute("ev-dst", fixtures::publish(), &ctx)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let emails = builder(&store, dir.path());
-        catch_up(&store.open(), &emails).await;
-        let sent = outbox(&emails, &guest(0)).await;
+        let sent = new_york_emails("ev-dst", starts_at, Vec::new()).await;
         let ics = decoded_calendar(&sent[0].eml);
         assert!(ics.contains(&format!("\r\nDTSTART:{}\r\n", ends.0)), "{ics}");
         assert!(ics.contains(&format!("\r\nDTEND:{}\r\n", ends.1)), "{ics}");
@@ -204,46 +176,24 @@ async fn calendar_entries_keep_their_length_across_daylight_saving_changes() {
 /// only once confirmed.
 #[tokio::test]
 async fn every_calendar_file_reads_right_in_a_third_party_parser() {
-    let store = SqliteStore::new();
-    let clock = FixedClock::at(now());
-    let commands = service(store.open(), &clock);
-    let ctx = CommandContext::new(ORGANIZER);
     let ev = "ev-ics";
-    let C::CreateEvent(create) = fixtures::create(ev, None) else {
-        unreachable!()
-    };
-    let create = CreateEvent {
-        // 01:30 on the night New York's clocks go back, for an hour.
-        starts_at: "2030-11-03T05:30:00Z".parse().unwrap(),
-        time_zone: "America/New_York".into(),
-        duration_minutes: 60,
-        ..create
-    };
-    commands.execute(ev, C::CreateEvent(create), &ctx).await.unwrap();
-    commands
-        .execute(ev, fixtures::invite([guest(0)]), &ctx)
-        .await
-        .unwrap();
-    commands.execute(ev, fixtures::publish(), &ctx).await.unwrap();
     let accept = C::Rsvp {
         credential: token(ev, &guest(0)),
         answer: RsvpAnswer::Accept,
     };
-    commands.execute(ev, accept, &ctx).await.unwrap();
     let later = UpdateDetails {
         organizer: ORGANIZER.into(),
         starts_at: Some("2030-11-10T06:30:00Z".parse().unwrap()),
         ..Default::default()
     };
-    commands.execute(ev, C::UpdateDetails(later), &ctx).await.unwrap();
     let cancel = C::Cancel {
         organizer: ORGANIZER.into(),
         message: "Storm".into(),
     };
-    commands.execute(ev, cancel, &ctx).await.unwrap();
+    // 01:30 on the night New York's clocks go back.
+    let then = vec![accept, C::UpdateDetails(later), cancel];
+    let sent = new_york_emails(ev, "2030-11-03T05:30:00Z", then).await;
     let dir = tempfile::tempdir().unwrap();
-    let emails = builder(&store, dir.path());
-    catch_up(&store.open(), &emails).await;
 
     let read = |ics: &str| {
         let file = dir.path().join("entry.ics");
@@ -266,7 +216,6 @@ async fn every_calendar_file_reads_right_in_a_third_party_parser() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         serde_json::from_slice::<Value>(&run.stdout).unwrap()
     };
-    let sent = outbox(&emails, &guest(0)).await;
     let of = |kind: &str| {
         let message = sent
             .iter()
@@ -334,6 +283,36 @@ async fn every_calendar_file_reads_right_in_a_third_party_parser() {
 
 fn json(s: &str) -> Value {
     Value::from(s)
+}
+
+/// guest(0)'s emails about an hour-long event starting at `starts_at` in New York: created,
+/// guest(0) invited, published, then each command of `then`.
+async fn new_york_emails(ev: &str, starts_at: &str, then: Vec<C>) -> Vec<OutboxMessage> {
+    let store = SqliteStore::new();
+    let clock = FixedClock::at(now());
+    let commands = service(store.open(), &clock);
+    let ctx = CommandContext::new(ORGANIZER);
+    let C::CreateEvent(create) = fixtures::create(ev, None) else {
+        unreachable!()
+    };
+    let create = CreateEvent {
+        starts_at: starts_at.parse().unwrap(),
+        time_zone: "America/New_York".into(),
+        duration_minutes: 60,
+        ..create
+    };
+    let first = [
+        C::CreateEvent(create),
+        fixtures::invite([guest(0)]),
+        fixtures::publish(),
+    ];
+    for command in first.into_iter().chain(then) {
+        commands.execute(ev, command, &ctx).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let emails = builder(&store, dir.path());
+    catch_up(&store.open(), &emails).await;
+    outbox(&emails, &guest(0)).await
 }
 
 /// The .ics part of a message, whatever transfer encoding lettre chose for it.

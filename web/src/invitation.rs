@@ -27,15 +27,12 @@ fn kept_link(event_id: &str) -> String {
 /// `/e/{share_id}`.
 #[component]
 pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoView {
-    let in_path = StoredValue::new(event_id);
     let auth = Auth::get();
     let location = Location::get();
     let fragment = window().location().hash().unwrap_or_default();
     let (linked_event, token) = split_fragment(&fragment);
-    let named = linked_event
-        .clone()
-        .or_else(|| in_path.get_value())
-        .unwrap_or_default();
+    // The fragment names the event on /e/{share_id}; the path on /events/{event_id}/invitation.
+    let named = linked_event.or(event_id).unwrap_or_default();
     let token = if token.is_empty() {
         storage()
             .and_then(|s| s.get_item(&kept_link(&named)).ok().flatten())
@@ -46,13 +43,8 @@ pub fn InvitationRoute(#[prop(optional)] event_id: Option<String>) -> impl IntoV
     // Back from the checkout with the proof of payment, to confirm once.
     let receipt = StoredValue::new(location.query("receipt"));
     let payment_refused = RwSignal::new(None::<String>);
-    let linked_event = StoredValue::new(linked_event);
-    let event_id = move || {
-        linked_event
-            .get_value()
-            .or_else(|| in_path.get_value())
-            .unwrap_or_default()
-    };
+    let named = StoredValue::new(named);
+    let event_id = move || named.get_value();
     let link = StoredValue::new(token);
     let invitation = LocalResource::new(move || {
         let event_id = event_id();

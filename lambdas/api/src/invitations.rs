@@ -190,6 +190,24 @@ pub(crate) async fn find(
         .map_err(|e| ApiState::read_failed(&e))
 }
 
+/// The invitation a credential opens and its event's page, as a guest may see them; the same
+/// 404 when either is missing.
+pub(crate) async fn opened(
+    state: &ApiState,
+    event_id: &str,
+    credential: &InvitationCredential,
+) -> ApiResult<(GuestListEntry, EventPage)> {
+    let guest = find(state, event_id, credential)
+        .await?
+        .ok_or_else(no_invitation)?;
+    let page = state
+        .page(event_id)
+        .await?
+        .filter(EventPage::open_to_guests)
+        .ok_or_else(no_invitation)?;
+    Ok((guest, page))
+}
+
 #[utoipa::path(get, path = "/api/events/{event_id}/invitation", tag = "invitations", operation_id = "myInvitation",
     params(("event_id" = String, Path),
            ("Invitation-Token" = Option<String>, Header, description = "The secret of the personal link; else sign in")),
@@ -204,15 +222,7 @@ pub async fn mine(
     headers: HeaderMap,
 ) -> ApiResult<Json<InvitationView>> {
     let (credential, _) = credential(&headers, caller)?;
-    let not_found = no_invitation;
-    let guest = find(&state, &event_id, &credential)
-        .await?
-        .ok_or_else(not_found)?;
-    let page = state
-        .page(&event_id)
-        .await?
-        .filter(EventPage::open_to_guests)
-        .ok_or_else(not_found)?;
+    let (guest, page) = opened(&state, &event_id, &credential).await?;
     let link = if page.shows_meeting_link_to(guest.rsvp) {
         meeting_url(&state.queries, &event_id)
             .await

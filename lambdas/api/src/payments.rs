@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::ApiState;
 use super::body::{EventId, Fields, JsonObject};
-use super::invitations::{credential, find, no_invitation, run_for_guest};
+use super::invitations::{credential, find, no_invitation, opened, run_for_guest};
 use super::problem::{ApiResult, Problem};
 use super::views::Accepted;
 use crate::auth::MaybeCaller;
@@ -133,14 +133,7 @@ pub async fn checkout(
     headers: HeaderMap,
 ) -> ApiResult<Json<CheckoutStarted>> {
     let (credential, _) = credential(&headers, caller)?;
-    let guest = find(&state, &event_id, &credential)
-        .await?
-        .ok_or_else(no_invitation)?;
-    let page = state
-        .page(&event_id)
-        .await?
-        .filter(EventPage::open_to_guests)
-        .ok_or_else(no_invitation)?;
+    let (guest, page) = opened(&state, &event_id, &credential).await?;
     let (amount, until) = payable(&page, &guest, state.clock.now())?;
     let gateway = state.payments.as_ref().ok_or_else(unavailable)?;
     let order = Order {

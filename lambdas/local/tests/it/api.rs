@@ -121,6 +121,31 @@ pub(crate) fn new_event(title: &str) -> Value {
     })
 }
 
+/// Creates `event`, publishes it and invites `emails`, as `organizer`: the event's id.
+pub(crate) async fn published_with_guests(
+    api: &Api,
+    organizer: &str,
+    event: Value,
+    emails: &[&str],
+) -> String {
+    let created = api.post("/api/events", organizer, event).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
+    let published = api
+        .post(&format!("/api/events/{event_id}/publish"), organizer, json!({}))
+        .await;
+    assert_eq!(published.status, 200, "{}", published.body);
+    let invited = api
+        .post(
+            &format!("/api/events/{event_id}/invitations"),
+            organizer,
+            json!({ "emails": emails }),
+        )
+        .await;
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    event_id
+}
+
 /// The secret of a guest's personal link, from the invitation email in the outbox.
 pub(crate) async fn invitation_token(api: &Api, email: &str, event_id: &str) -> String {
     let link = invitation_link(api, email, event_id).await;
@@ -1001,20 +1026,13 @@ async fn a_personal_link_opens_and_answers_the_invitation_over_graphql_with_the_
     let dev = Dev::start(&data);
     let api = Api::new(&dev);
     let organizer = token(&data, "olivia@example.com", &[]);
-    let created = api
-        .post("/api/events", &organizer, new_event("Fragment night"))
-        .await;
-    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
-    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
-        .await;
-    let invited = api
-        .post(
-            &format!("/api/events/{event_id}/invitations"),
-            &organizer,
-            json!({ "emails": ["ines@example.com"] }),
-        )
-        .await;
-    assert_eq!(invited.status, 200, "{}", invited.body);
+    let event_id = published_with_guests(
+        &api,
+        &organizer,
+        new_event("Fragment night"),
+        &["ines@example.com"],
+    )
+    .await;
     let link_token = invitation_token(&api, "ines@example.com", &event_id).await;
 
     let graphql = |query: String, link: &str| {
@@ -1084,20 +1102,8 @@ async fn signing_in_with_the_invited_email_opens_the_invitation_without_the_link
     let dev = Dev::start(&data);
     let api = Api::new(&dev);
     let organizer = token(&data, "olivia@example.com", &[]);
-    let created = api
-        .post("/api/events", &organizer, new_event("Linked night"))
-        .await;
-    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
-    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
-        .await;
-    let invited = api
-        .post(
-            &format!("/api/events/{event_id}/invitations"),
-            &organizer,
-            json!({ "emails": ["Jude@Example.com"] }),
-        )
-        .await;
-    assert_eq!(invited.status, 200, "{}", invited.body);
+    let event_id =
+        published_with_guests(&api, &organizer, new_event("Linked night"), &["Jude@Example.com"]).await;
     let jude = token(&data, "jude@example.com", &[]);
     let stranger = token(&data, "kim@example.com", &[]);
 
@@ -1177,14 +1183,8 @@ async fn a_guest_pays_for_a_held_seat_through_the_checkout_and_its_receipt() {
     let organizer = token(&data, "olivia@example.com", &[]);
     let mut event = new_event("Gala");
     event["ticket_price"] = json!({ "amount_minor": 2500, "currency": "EUR" });
-    let created = api.post("/api/events", &organizer, event).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
-    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
-        .await;
-    let invite = json!({ "emails": ["pia@example.com", "quinn@example.com"] });
-    api.post(&format!("/api/events/{event_id}/invitations"), &organizer, invite)
-        .await;
+    let guests = ["pia@example.com", "quinn@example.com"];
+    let event_id = published_with_guests(&api, &organizer, event, &guests).await;
     let pia = invitation_token(&api, "pia@example.com", &event_id).await;
     let quinn = invitation_token(&api, "quinn@example.com", &event_id).await;
     let as_guest = |method: Method, path: &str, link: &str, body: Option<Value>| {
@@ -1299,13 +1299,8 @@ async fn a_cancelled_event_shows_its_attendees_no_meeting_link() {
     let dev = Dev::start(&data);
     let api = Api::new(&dev);
     let organizer = token(&data, "olivia@example.com", &[]);
-    let created = api.post("/api/events", &organizer, new_event("Called off")).await;
-    let event_id = created.body["event_id"].as_str().unwrap().to_owned();
-    api.post(&format!("/api/events/{event_id}/publish"), &organizer, json!({}))
-        .await;
-    let invite = json!({ "emails": ["rae@example.com"] });
-    api.post(&format!("/api/events/{event_id}/invitations"), &organizer, invite)
-        .await;
+    let event_id =
+        published_with_guests(&api, &organizer, new_event("Called off"), &["rae@example.com"]).await;
     let link = invitation_token(&api, "rae@example.com", &event_id).await;
     let rae = token(&data, "rae@example.com", &[]);
     let by_link = [("invitation-token", link.as_str())];
