@@ -90,6 +90,14 @@ pub struct DeadLetter {
     pub body: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    pub queue: String,
+    pub depth: usize,
+    pub dead_letters: usize,
+    pub oldest_sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct QueuePolicy {
     pub max_receives: u32,
@@ -358,6 +366,27 @@ impl EmbeddedQueues {
         drop(conn);
         self.sent.notify_waiters();
         Ok(n)
+    }
+
+    /// What an operator watches of `queue`: waiting messages, dead letters, and when the
+    /// oldest waiting message was sent.
+    pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
+        let conn = self.conn.lock().await;
+        let (depth, dead, oldest): (i64, i64, Option<String>) = conn.query_row(
+            "SELECT COALESCE(SUM(dead = 0), 0), COALESCE(SUM(dead = 1), 0), MIN(CASE WHEN dead = 0 THEN sent_at END)
+             FROM queue_messages WHERE queue = ?1",
+            [queue],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let oldest_sent_at = oldest
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc));
+        Ok(QueueStats {
+            queue: queue.to_owned(),
+            depth: usize::try_from(depth).unwrap_or(0),
+            dead_letters: usize::try_from(dead).unwrap_or(0),
+            oldest_sent_at,
+        })
     }
 
     /// Messages waiting (not dead) in `queue`.

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, SerializedEvent};
 use cqrs_es::{Aggregate, EventEnvelope};
 use slsplay_aggregates::history::{HistoryError, rebuild, upcast};
-use slsplay_aggregates::virtual_event::{VirtualEvent, VirtualEventFact};
+use slsplay_aggregates::virtual_event::{GuestState, VirtualEvent, VirtualEventFact};
 
 use crate::store::ReadStoreError;
 
@@ -29,6 +29,8 @@ struct Kept {
     state: VirtualEvent,
     version: usize,
     published_at: Option<usize>,
+    /// The state, before the last fact, of the one invitation that fact names.
+    previous: Option<GuestState>,
     last_used: u64,
 }
 
@@ -36,6 +38,17 @@ impl Kept {
     fn published_before(&self, sequence: usize) -> bool {
         self.published_at.is_some_and(|at| at < sequence)
     }
+}
+
+/// An event as of one fact.
+#[derive(Debug, Clone)]
+pub struct Moment {
+    pub event: VirtualEvent,
+    /// Whether it had been published before the fact.
+    pub was_published: bool,
+    /// Where the invitation the fact is about (an answer, a payment, a revocation) stood just
+    /// before it: what a decline took away, say.
+    pub previous: Option<GuestState>,
 }
 
 /// Where builders get an event's state as of a fact.
@@ -70,6 +83,12 @@ impl<R: PersistedEventRepository> EventStates<R> {
         &self,
         fact: &EventEnvelope<VirtualEvent>,
     ) -> Result<(VirtualEvent, bool), ReadStoreError> {
+        let moment = self.moment(fact).await?;
+        Ok((moment.event, moment.was_published))
+    }
+
+    /// The event right after `fact`, with what the fact changed.
+    pub async fn moment(&self, fact: &EventEnvelope<VirtualEvent>) -> Result<Moment, ReadStoreError> {
         let id = &fact.aggregate_id;
         let sequence = fact.sequence;
         // Taken out, not copied: a state holds every invitation. A second delivery of the same
@@ -117,7 +136,11 @@ impl<R: PersistedEventRepository> EventStates<R> {
                 found: next.version,
             }));
         }
-        let answer = (next.state.clone(), next.published_before(sequence));
+        let answer = Moment {
+            event: next.state.clone(),
+            was_published: next.published_before(sequence),
+            previous: next.previous,
+        };
         self.keep(id, next);
         Ok(answer)
     }
@@ -128,7 +151,7 @@ impl<R: PersistedEventRepository> EventStates<R> {
             .get_events::<VirtualEvent>(id)
             .await
             .map_err(storage)?;
-        let upto: Vec<_> = history
+        let mut upto: Vec<_> = history
             .into_iter()
             .take_while(|f| f.sequence <= sequence)
             .collect();
@@ -136,13 +159,21 @@ impl<R: PersistedEventRepository> EventStates<R> {
             .iter()
             .find(|f| f.event_type == PUBLISHED)
             .map(|f| f.sequence);
+        // The last fact is applied on its own, to see what it changed.
+        let last = upto.pop();
         let replayed = rebuild::<VirtualEvent>(upto, &self.upcasters).map_err(storage)?;
-        Ok(Kept {
+        let mut kept = Kept {
             state: replayed.state,
             version: replayed.version,
-            published_at,
+            published_at: published_at.filter(|at| *at <= replayed.version),
+            previous: None,
             last_used: 0,
-        })
+        };
+        if let Some(last) = last {
+            let last = self.decode(last, kept.version + 1)?;
+            apply(&mut kept, last.sequence, last.payload);
+        }
+        Ok(kept)
     }
 
     fn decode(
@@ -194,10 +225,27 @@ fn apply(kept: &mut Kept, sequence: usize, payload: VirtualEventFact) {
     if matches!(payload, VirtualEventFact::Published { .. }) && kept.published_at.is_none() {
         kept.published_at = Some(sequence);
     }
+    kept.previous = named_invitation(&payload)
+        .and_then(|id| kept.state.invitations.get(id))
+        .map(|i| i.state);
     kept.state.apply(payload);
     kept.version = sequence;
 }
 
 fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ReadStoreError {
     ReadStoreError::Storage(Box::new(e))
+}
+
+/// The one invitation a fact is about, if it is about one.
+fn named_invitation(fact: &VirtualEventFact) -> Option<&str> {
+    use VirtualEventFact as F;
+    match fact {
+        F::InvitationRevoked { invitation_id, .. }
+        | F::InvitationAccepted { invitation_id, .. }
+        | F::InvitationDeclined { invitation_id, .. }
+        | F::GuestWaitlisted { invitation_id, .. }
+        | F::SeatHeld { invitation_id, .. }
+        | F::TicketPaid { invitation_id, .. } => Some(invitation_id),
+        _ => None,
+    }
 }

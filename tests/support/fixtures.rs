@@ -2,11 +2,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use slsplay_aggregates::virtual_event::{
-    CreateEvent, InvitationCredential, InvitationTokens, VirtualEventCommand, invitation_id,
+    Contact, CreateEvent, InvitationCredential, InvitationTokens, VirtualEventCommand, invitation_id,
 };
 
 pub const SECRET: [u8; 32] = [42; 32];
 pub const ORGANIZER: &str = "user-organizer";
+/// The organizer's verified email, where the digest goes.
+pub const ORGANIZER_EMAIL: &str = "olivia@example.com";
 
 pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-05-01T09:00:00Z")
@@ -26,6 +28,10 @@ pub fn create(event_id: &str, capacity: Option<u32>) -> VirtualEventCommand {
         capacity,
         ticket_price: None,
         meeting_url: "https://meet.example.com/founders".into(),
+        organizer_contact: Some(Contact {
+            email: ORGANIZER_EMAIL.into(),
+            name: Some("Olivia Ortega".into()),
+        }),
     })
 }
 

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::Aggregate;
@@ -6,11 +6,13 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 use super::commands::{
-    AttachMedia, CreateEvent, InvitationCredential, RsvpAnswer, UpdateDetails, VirtualEventCommand,
+    AttachMedia, CreateEvent, InvitationCredential, ReminderKind, RsvpAnswer, UpdateDetails,
+    VirtualEventCommand,
 };
 use super::errors::VirtualEventError;
 use super::events::{
-    Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion, Rescheduled, VirtualEventFact,
+    Contact, Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion, Rescheduled,
+    VirtualEventFact,
 };
 use super::services::{InvitationTokens, VirtualEventServices, invitation_id};
 use crate::validation::{self as v, MediaKind, Money, ValidationErrors};
@@ -28,7 +30,11 @@ pub struct VirtualEvent {
     /// Invitation ids in the order they joined the waitlist.
     pub waitlist: VecDeque<String>,
     pub cancel_message: Option<String>,
+    /// Where the organizer's digest goes.
+    pub organizer_contact: Option<Contact>,
     pub digest_sent: bool,
+    /// The guests' reminders recorded for the current start time.
+    pub reminders_sent: BTreeSet<ReminderKind>,
 }
 
 /// The stored part of the lifecycle; "started" and "ended" follow from the clock (`phase`).
@@ -579,7 +585,6 @@ impl VirtualEvent {
 
     async fn record_digest_sent(
         &mut self,
-        attendee_count: u32,
         now: DateTime<Utc>,
         sink: &EventSink<Self>,
     ) -> Result<(), VirtualEventError> {
@@ -594,7 +599,44 @@ impl VirtualEvent {
         }
         sink.write(
             VirtualEventFact::DigestSent {
-                attendee_count,
+                attendee_count: self.attendee_count(),
+                at: now,
+            },
+            self,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Who gets the reminders of `kind`, recorded once per event and start time. The job
+    /// decides when they are due; the event must still be open for answers.
+    async fn send_reminders(
+        &mut self,
+        kind: ReminderKind,
+        now: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), VirtualEventError> {
+        self.require_open_for_answers(now)?;
+        if self.reminders_sent.contains(&kind) {
+            return Err(VirtualEventError::RemindersAlreadySent);
+        }
+        let with_state = |wanted: GuestState| -> Vec<String> {
+            self.invitations
+                .iter()
+                .filter(|(_, i)| i.state == wanted)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let attending = with_state(GuestState::Attending);
+        let nudged = match kind {
+            ReminderKind::DayBefore => with_state(GuestState::Invited),
+            ReminderKind::HourBefore => Vec::new(),
+        };
+        sink.write(
+            VirtualEventFact::RemindersSent {
+                kind,
+                attending,
+                nudged,
                 at: now,
             },
             self,
@@ -655,9 +697,8 @@ impl Aggregate for VirtualEvent {
             VirtualEventCommand::ExpireSeatHold { invitation_id } => {
                 self.expire_seat_hold(&invitation_id, now, services, sink).await
             }
-            VirtualEventCommand::RecordDigestSent { attendee_count } => {
-                self.record_digest_sent(attendee_count, now, sink).await
-            }
+            VirtualEventCommand::RecordDigestSent => self.record_digest_sent(now, sink).await,
+            VirtualEventCommand::SendReminders { kind } => self.send_reminders(kind, now, sink).await,
         }
     }
 
@@ -667,6 +708,7 @@ impl Aggregate for VirtualEvent {
             F::Created(c) => {
                 self.id = c.event_id;
                 self.organizer = c.organizer;
+                self.organizer_contact = c.organizer_contact;
                 self.lifecycle = Lifecycle::Draft;
                 self.details = Details {
                     title: c.title,
@@ -698,6 +740,11 @@ impl Aggregate for VirtualEvent {
                 }
             }
             F::Rescheduled(r) => {
+                // A digest is of one start time: a new one goes out an hour before the new time.
+                if r.starts_at != self.details.starts_at {
+                    self.digest_sent = false;
+                    self.reminders_sent.clear();
+                }
                 self.details.starts_at = r.starts_at;
                 self.details.time_zone = r.time_zone;
                 self.details.duration_minutes = r.duration_minutes;
@@ -765,6 +812,9 @@ impl Aggregate for VirtualEvent {
                 }
             }
             F::DigestSent { .. } => self.digest_sent = true,
+            F::RemindersSent { kind, .. } => {
+                self.reminders_sent.insert(kind);
+            }
         }
     }
 }
@@ -795,6 +845,17 @@ fn validate_create(cmd: &CreateEvent, now: DateTime<Utc>) -> Result<Created, Val
         Some(p) => v::ticket_price(&mut errors, "ticket_price", p).map(Some),
     };
     let meeting_url = errors.check("meeting_url", v::meeting_url(&cmd.meeting_url));
+    let organizer_contact = match &cmd.organizer_contact {
+        None => Some(None),
+        Some(c) => errors
+            .check("organizer_contact.email", v::email(&c.email))
+            .map(|email| {
+                Some(Contact {
+                    email,
+                    name: c.name.as_deref().and_then(display_name),
+                })
+            }),
+    };
     match (
         event_id,
         organizer,
@@ -806,6 +867,7 @@ fn validate_create(cmd: &CreateEvent, now: DateTime<Utc>) -> Result<Created, Val
         capacity,
         ticket_price,
         meeting_url,
+        organizer_contact,
     ) {
         (
             Some(event_id),
@@ -818,6 +880,7 @@ fn validate_create(cmd: &CreateEvent, now: DateTime<Utc>) -> Result<Created, Val
             Some(capacity),
             Some(ticket_price),
             Some(meeting_url),
+            Some(organizer_contact),
         ) => Ok(Created {
             event_id,
             organizer,
@@ -829,10 +892,20 @@ fn validate_create(cmd: &CreateEvent, now: DateTime<Utc>) -> Result<Created, Val
             capacity,
             ticket_price,
             meeting_url,
+            organizer_contact,
             at: now,
         }),
         _ => Err(errors),
     }
+}
+
+/// A sign-in's display name as emails may show it: trimmed, without control characters, at
+/// most 120 characters; none when nothing is left. It comes from an identity provider, not a
+/// form, so it is cleaned rather than refused.
+fn display_name(name: &str) -> Option<String> {
+    let name: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// What a valid update changes in `current`: the details that differ, and the new schedule

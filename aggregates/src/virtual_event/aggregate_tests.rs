@@ -9,8 +9,8 @@ use super::*;
 use crate::clock::FixedClock;
 use crate::validation::{FieldError, MediaKind, Money, ValidationErrors};
 use crate::virtual_event::{
-    AttachMedia, CreateEvent, InvitationCredential, InvitationIssued, Promotion, RsvpAnswer, UpdateDetails,
-    VirtualEventCommand as C, VirtualEventFact as F,
+    AttachMedia, Contact, CreateEvent, InvitationCredential, InvitationIssued, Promotion, ReminderKind,
+    RsvpAnswer, UpdateDetails, VirtualEventCommand as C, VirtualEventFact as F,
 };
 
 const EVENT: &str = "ev1";
@@ -49,6 +49,13 @@ fn usd(amount_minor: u64) -> Money {
     }
 }
 
+fn organizer_contact() -> Contact {
+    Contact {
+        email: "olivia@example.com".into(),
+        name: Some("Olivia Ortega".into()),
+    }
+}
+
 fn create_cmd() -> CreateEvent {
     CreateEvent {
         event_id: EVENT.into(),
@@ -61,6 +68,7 @@ fn create_cmd() -> CreateEvent {
         capacity: None,
         ticket_price: None,
         meeting_url: "https://meet.example.com/launch".into(),
+        organizer_contact: Some(organizer_contact()),
     }
 }
 
@@ -76,7 +84,16 @@ fn created_with(capacity: Option<u32>, ticket_price: Option<Money>) -> F {
         capacity,
         ticket_price,
         meeting_url: "https://meet.example.com/launch".into(),
+        organizer_contact: Some(organizer_contact()),
         at: now(),
+    })
+}
+
+fn created_with_contact(contact: Option<Contact>) -> F {
+    let F::Created(c) = created() else { unreachable!() };
+    F::Created(Created {
+        organizer_contact: contact,
+        ..c
     })
 }
 
@@ -182,6 +199,58 @@ fn creating_an_event_records_its_trimmed_details_as_a_draft() {
 }
 
 #[test]
+fn the_organizers_contact_is_kept_with_a_clean_name_and_a_checked_email() {
+    let cmd = CreateEvent {
+        organizer_contact: Some(Contact {
+            email: " Olivia@Example.com ".into(),
+            name: Some("  Olivia\u{7}\nOrtega  ".into()),
+        }),
+        ..create_cmd()
+    };
+    let F::Created(expected) = created() else {
+        unreachable!()
+    };
+    test()
+        .given_no_previous_events()
+        .when(C::CreateEvent(cmd))
+        .then_expect_events(vec![F::Created(Created {
+            organizer_contact: Some(Contact {
+                email: "olivia@example.com".into(),
+                name: Some("OliviaOrtega".into()),
+            }),
+            ..expected
+        })]);
+    let nameless = CreateEvent {
+        organizer_contact: Some(Contact {
+            email: "olivia@example.com".into(),
+            name: Some(" \t ".into()),
+        }),
+        ..create_cmd()
+    };
+    test()
+        .given_no_previous_events()
+        .when(C::CreateEvent(nameless))
+        .then_expect_events(vec![created_with_contact(Some(Contact {
+            email: "olivia@example.com".into(),
+            name: None,
+        }))]);
+    let bad = CreateEvent {
+        organizer_contact: Some(Contact {
+            email: "not an address".into(),
+            name: None,
+        }),
+        ..create_cmd()
+    };
+    let fields = failing_fields(
+        test()
+            .given_no_previous_events()
+            .when(C::CreateEvent(bad))
+            .inspect_result(),
+    );
+    assert_eq!(fields, ["organizer_contact.email"]);
+}
+
+#[test]
 fn a_retried_create_records_nothing_and_a_different_one_is_rejected() {
     test()
         .given(vec![created()])
@@ -213,6 +282,7 @@ fn every_invalid_field_of_a_create_is_reported_at_once() {
             currency: "ZZZ".into(),
         }),
         meeting_url: "http://meet.example.com".into(),
+        organizer_contact: None,
     };
     let fields = failing_fields(
         test()
@@ -1293,20 +1363,127 @@ fn the_digest_is_recorded_once() {
     test()
         .given(open_event(None, None, &["a@x.io"]))
         .and(vec![accepted("a@x.io")])
-        .when(C::RecordDigestSent { attendee_count: 1 })
+        .when(C::RecordDigestSent)
         .then_expect_events(vec![sent.clone()]);
     test()
         .given(open_event(None, None, &["a@x.io"]))
         .and(vec![sent])
-        .when(C::RecordDigestSent { attendee_count: 1 })
+        .when(C::RecordDigestSent)
         .then_expect_error(VirtualEventError::DigestAlreadySent);
+}
+
+#[test]
+fn a_new_start_time_gets_a_new_digest() {
+    let moved = F::Rescheduled(Rescheduled {
+        starts_at: starts() + Duration::days(1),
+        time_zone: "Europe/Paris".into(),
+        duration_minutes: 90,
+        previous_starts_at: starts(),
+    });
+    test()
+        .given(open_event(None, None, &["a@x.io"]))
+        .and(vec![
+            F::DigestSent {
+                attendee_count: 0,
+                at: now(),
+            },
+            moved,
+        ])
+        .when(C::RecordDigestSent)
+        .then_expect_events(vec![F::DigestSent {
+            attendee_count: 0,
+            at: now(),
+        }]);
+}
+
+// --- SendReminders
+
+#[test]
+fn the_day_before_attending_guests_are_reminded_and_the_silent_ones_nudged_once() {
+    let sent = F::RemindersSent {
+        kind: ReminderKind::DayBefore,
+        attending: vec![id("a@x.io")],
+        nudged: vec![id("c@x.io")],
+        at: now(),
+    };
+    let history = || {
+        let mut h = open_event(None, None, &["a@x.io", "b@x.io", "c@x.io"]);
+        h.extend([
+            accepted("a@x.io"),
+            F::InvitationDeclined {
+                invitation_id: id("b@x.io"),
+                at: now(),
+            },
+        ]);
+        h
+    };
+    test()
+        .given(history())
+        .when(C::SendReminders {
+            kind: ReminderKind::DayBefore,
+        })
+        .then_expect_events(vec![sent.clone()]);
+    test()
+        .given(history())
+        .and(vec![sent])
+        .when(C::SendReminders {
+            kind: ReminderKind::DayBefore,
+        })
+        .then_expect_error(VirtualEventError::RemindersAlreadySent);
+}
+
+#[test]
+fn the_hour_before_only_attending_guests_are_reminded_and_a_new_start_reminds_again() {
+    let mut history = open_event(None, None, &["a@x.io", "c@x.io"]);
+    history.extend([
+        accepted("a@x.io"),
+        F::RemindersSent {
+            kind: ReminderKind::HourBefore,
+            attending: vec![id("a@x.io")],
+            nudged: vec![],
+            at: now(),
+        },
+        F::Rescheduled(Rescheduled {
+            starts_at: starts() + Duration::days(1),
+            time_zone: "Europe/Paris".into(),
+            duration_minutes: 90,
+            previous_starts_at: starts(),
+        }),
+    ]);
+    test()
+        .given(history)
+        .when(C::SendReminders {
+            kind: ReminderKind::HourBefore,
+        })
+        .then_expect_events(vec![F::RemindersSent {
+            kind: ReminderKind::HourBefore,
+            attending: vec![id("a@x.io")],
+            nudged: vec![],
+            at: now(),
+        }]);
+}
+
+#[test]
+fn no_reminders_once_the_event_started_or_before_it_is_published() {
+    at(starts())
+        .given(open_event(None, None, &["a@x.io"]))
+        .when(C::SendReminders {
+            kind: ReminderKind::HourBefore,
+        })
+        .then_expect_error(VirtualEventError::AlreadyStarted);
+    test()
+        .given(vec![created()])
+        .when(C::SendReminders {
+            kind: ReminderKind::DayBefore,
+        })
+        .then_expect_error(VirtualEventError::NotPublished);
 }
 
 #[test]
 fn no_digest_for_a_draft_or_a_cancelled_event() {
     test()
         .given(vec![created()])
-        .when(C::RecordDigestSent { attendee_count: 0 })
+        .when(C::RecordDigestSent)
         .then_expect_error(VirtualEventError::NotPublished);
     test()
         .given(vec![
@@ -1317,7 +1494,7 @@ fn no_digest_for_a_draft_or_a_cancelled_event() {
                 at: now(),
             },
         ])
-        .when(C::RecordDigestSent { attendee_count: 0 })
+        .when(C::RecordDigestSent)
         .then_expect_error(VirtualEventError::Cancelled);
 }
 
@@ -1325,7 +1502,7 @@ fn no_digest_for_a_draft_or_a_cancelled_event() {
 fn no_digest_for_an_unknown_event() {
     test()
         .given_no_previous_events()
-        .when(C::RecordDigestSent { attendee_count: 0 })
+        .when(C::RecordDigestSent)
         .then_expect_error(VirtualEventError::NotFound);
 }
 

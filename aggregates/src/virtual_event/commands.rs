@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::events::Contact;
 use crate::validation::{self as v, MediaKind, Money, ValidationErrors};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,10 +43,44 @@ pub enum VirtualEventCommand {
     ExpireSeatHold {
         invitation_id: String,
     },
-    /// Sent by the digest job after the organizer's hour-before list went out.
-    RecordDigestSent {
-        attendee_count: u32,
+    /// Sent by the digest job when the organizer's hour-before list is due; the list itself
+    /// is a projection of the fact (the email builder), so it goes out once however often the
+    /// job runs.
+    RecordDigestSent,
+    /// Sent by the reminders job when `kind` is due: records who gets which reminder, once
+    /// per event and kind; the emails are projections of that fact.
+    SendReminders {
+        kind: ReminderKind,
     },
+}
+
+/// The guests' reminders before an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderKind {
+    /// 24 hours before: attending guests, and a nudge to those who have not answered.
+    DayBefore,
+    /// 1 hour before: attending guests, with the join link.
+    HourBefore,
+}
+
+impl ReminderKind {
+    pub const ALL: [Self; 2] = [Self::DayBefore, Self::HourBefore];
+
+    /// How long before the start it is due.
+    pub fn lead(self) -> chrono::Duration {
+        match self {
+            Self::DayBefore => chrono::Duration::hours(24),
+            Self::HourBefore => chrono::Duration::hours(1),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DayBefore => "day_before",
+            Self::HourBefore => "hour_before",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +100,9 @@ pub struct CreateEvent {
     #[serde(default)]
     pub ticket_price: Option<Money>,
     pub meeting_url: String,
+    /// The creator's verified email and name, from their sign-in.
+    #[serde(default)]
+    pub organizer_contact: Option<Contact>,
 }
 
 /// A partial update: absent fields stay as they are.
@@ -204,6 +242,7 @@ mod tests {
                 currency: "XXX".into(),
             }),
             meeting_url: "http://meet.example".into(),
+            organizer_contact: None,
         });
         assert_eq!(
             fields(&create.field_errors(Utc::now())),

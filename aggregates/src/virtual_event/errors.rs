@@ -53,6 +53,8 @@ pub enum VirtualEventError {
     PaymentAlreadyUsed,
     #[error("the digest for this event was already sent")]
     DigestAlreadySent,
+    #[error("these reminders for this event were already sent")]
+    RemindersAlreadySent,
 }
 
 impl From<ValidationErrors> for VirtualEventError {

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use super::commands::ReminderKind;
 use crate::validation::{MediaKind, Money};
 
 /// Version of `VirtualEventCreated` as written today; every other fact type is still at 1.0.0.
-pub const CREATED_VERSION: &str = "2.0.0";
+pub const CREATED_VERSION: &str = "3.0.0";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum VirtualEventFact {
@@ -74,6 +75,14 @@ pub enum VirtualEventFact {
         attendee_count: u32,
         at: DateTime<Utc>,
     },
+    /// The reminders of `kind` are due: `attending` get one with the join link, `nudged`
+    /// (invited, not answered; only the day before) one asking for an answer.
+    RemindersSent {
+        kind: ReminderKind,
+        attending: Vec<String>,
+        nudged: Vec<String>,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +98,18 @@ pub struct Created {
     /// Since version 2.0: any ISO 4217 currency (1.0 had `price_cents`, always USD).
     pub ticket_price: Option<Money>,
     pub meeting_url: String,
+    /// Since version 3.0: where the organizer's own emails (the hour-before digest) go, as the
+    /// sign-in vouched for it when the event was created; `None` when it gave no verified
+    /// email (and in every earlier fact).
+    pub organizer_contact: Option<Contact>,
     pub at: DateTime<Utc>,
+}
+
+/// A person as their sign-in named them: a verified email, and a display name if it gave one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub email: String,
+    pub name: Option<String>,
 }
 
 /// One promoted guest; `hold_until` is set on a paid event, where they still have to pay.
@@ -170,6 +190,7 @@ impl DomainEvent for VirtualEventFact {
             Self::SeatHoldsExpired { .. } => "SeatHoldsExpired",
             Self::TicketPaid { .. } => "TicketPaid",
             Self::DigestSent { .. } => "DigestSent",
+            Self::RemindersSent { .. } => "RemindersSent",
         }
         .to_owned()
     }

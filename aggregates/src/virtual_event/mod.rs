@@ -9,12 +9,13 @@ mod upcasters;
 
 pub use aggregate::{Details, GuestState, Invitation, Lifecycle, Phase, VirtualEvent};
 pub use commands::{
-    AttachMedia, CreateEvent, InvitationCredential, RsvpAnswer, UpdateDetails, VirtualEventCommand,
+    AttachMedia, CreateEvent, InvitationCredential, ReminderKind, RsvpAnswer, UpdateDetails,
+    VirtualEventCommand,
 };
 pub use errors::VirtualEventError;
 pub use events::{
-    CREATED_VERSION, Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion, Rescheduled,
-    VirtualEventFact,
+    CREATED_VERSION, Contact, Created, DetailsUpdated, InvitationIssued, MediaAttached, Promotion,
+    Rescheduled, VirtualEventFact,
 };
 pub use services::{
     DEFAULT_SEAT_HOLD, InvitationTokens, MIN_SECRET_BYTES, VirtualEventServices, WeakSecret, invitation_id,

@@ -7,12 +7,29 @@ use serde_json::{Value, json};
 use super::events::CREATED_VERSION;
 
 /// Every upcaster of the `virtual_event` aggregate, to give to each reader of its facts.
+/// Applied in order, so a 1.0 fact goes through every step to today's version.
 pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
-    vec![Box::new(SemanticVersionEventUpcaster::new(
-        "VirtualEventCreated",
-        CREATED_VERSION,
-        Box::new(created_v1_to_v2),
-    ))]
+    vec![
+        Box::new(SemanticVersionEventUpcaster::new(
+            "VirtualEventCreated",
+            "2.0.0",
+            Box::new(created_v1_to_v2),
+        )),
+        Box::new(SemanticVersionEventUpcaster::new(
+            "VirtualEventCreated",
+            CREATED_VERSION,
+            Box::new(created_v2_to_v3),
+        )),
+    ]
+}
+
+/// 3.0 records where the organizer's emails go; earlier events did not ask, so they have no
+/// address (their organizer sees the guest list in the app, and gets no digest email).
+fn created_v2_to_v3(mut payload: Value) -> Value {
+    if let Some(created) = payload.get_mut("Created").and_then(Value::as_object_mut) {
+        created.entry("organizer_contact").or_insert(Value::Null);
+    }
+    payload
 }
 
 /// 1.0 priced tickets as `price_cents`, always in US dollars; 2.0 has `ticket_price` with any
@@ -84,6 +101,23 @@ mod tests {
             panic!("not Created")
         };
         assert_eq!(created.ticket_price, None);
+    }
+
+    #[test]
+    fn a_v2_event_has_no_organizer_contact() {
+        let mut event = created_v1(Value::Null);
+        event.event_version = "2.0.0".into();
+        let created = event.payload["Created"].as_object_mut().unwrap();
+        created.remove("price_cents");
+        created.insert(
+            "ticket_price".into(),
+            json!({ "amount_minor": 900, "currency": "EUR" }),
+        );
+        let VirtualEventFact::Created(created) = decode(event) else {
+            panic!("not Created")
+        };
+        assert_eq!(created.organizer_contact, None);
+        assert_eq!(created.ticket_price.unwrap().amount_minor, 900);
     }
 
     #[test]

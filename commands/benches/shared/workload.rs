@@ -35,6 +35,7 @@ pub fn create(id: &str, capacity: Option<u32>) -> VirtualEventCommand {
         capacity,
         ticket_price: None,
         meeting_url: "https://meet.example.com/bench".into(),
+        organizer_contact: None,
     })
 }
 

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use slsplay_aggregates::validation::Money;
-use slsplay_aggregates::virtual_event::{CreateEvent, UpdateDetails, VirtualEventCommand};
+use slsplay_aggregates::virtual_event::{Contact, CreateEvent, UpdateDetails, VirtualEventCommand};
 use slsplay_projections::read_models::access::meeting_url;
 use slsplay_projections::read_models::{DailyInvitationStats, OrganizerEvent};
 use utoipa::ToSchema;
@@ -134,6 +134,11 @@ pub async fn create(
             capacity,
             ticket_price,
             meeting_url: meeting_url?,
+            // The digest goes to the address the sign-in vouches for, never to one typed in.
+            organizer_contact: caller.verified_email.clone().map(|email| Contact {
+                email,
+                name: caller.name.clone(),
+            }),
         })
     })();
     let command = f.finish(command)?;

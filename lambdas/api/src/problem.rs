@@ -186,6 +186,7 @@ impl Problem {
             E::AlreadyPaid => (StatusCode::CONFLICT, "already-paid"),
             E::PaymentAlreadyUsed => (StatusCode::CONFLICT, "payment-already-used"),
             E::DigestAlreadySent => (StatusCode::CONFLICT, "digest-already-sent"),
+            E::RemindersAlreadySent => (StatusCode::CONFLICT, "reminders-already-sent"),
         };
         Self::new(status, slug, error.to_string())
     }

@@ -14,6 +14,7 @@ pub mod projection;
 pub mod rebuild;
 pub mod s3;
 pub mod s3_post_policy;
+pub mod scheduler;
 pub mod sqs;
 
 use aws_lambda_events::event::dynamodb::EventRecord;

@@ -39,6 +39,7 @@ fn history(event: &str) -> Vec<F> {
             capacity: None,
             ticket_price: None,
             meeting_url: "https://meet.example.com/replay".into(),
+            organizer_contact: None,
             at,
         }),
         F::Published { at },
@@ -192,6 +193,7 @@ async fn lag(rate: u32, seconds: u32) {
             capacity: None,
             ticket_price: None,
             meeting_url: "https://meet.example.com/lag".into(),
+            organizer_contact: None,
         };
         commands
             .execute(&id, VirtualEventCommand::CreateEvent(create), &ctx)

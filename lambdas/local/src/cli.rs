@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use slsplay_aggregates::SystemClock;
+use slsplay_aggregates::{Clock, SystemClock};
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 
 use crate::config::{DataDir, DevConfig};
@@ -40,6 +40,22 @@ pub enum Command {
     /// Inspect and redrive messages that failed too often (dead-letter queues).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// How far behind each builder is, its queue and dead letters, and the event store's head
+    /// (JSON): from the running platform's /health, else read from the data folder.
+    Status {
+        #[command(flatten)]
+        data_dir: DataDir,
+        /// Where the running platform answers.
+        #[arg(
+            long = "public-url",
+            env = "SLSPLAY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:3000"
+        )]
+        public_url: String,
+    },
+    /// The scheduled jobs, which `slsplay dev` runs every minute.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Print a sign-in token (a JWT) of the development provider for a test identity, for
     /// scripts and tests: `curl -H "Authorization: Bearer $(slsplay dev-token --email a@b.c)"`.
     DevToken {
@@ -94,6 +110,26 @@ pub enum ProjectionsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run one job once now and print what it did (JSON). While `slsplay dev` runs on the
+    /// data folder, the running platform runs it (at --public-url); otherwise this process
+    /// does, and the running platform's builders send its emails when it next starts.
+    Run {
+        #[arg(value_parser = ["digest", "reminders", "seat-holds"])]
+        name: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+        /// Where the running platform answers.
+        #[arg(
+            long = "public-url",
+            env = "SLSPLAY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:3000"
+        )]
+        public_url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// Print the dead messages as JSON lines (id, queue, group, error, body).
     List {
@@ -126,6 +162,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq(command) => dlq(command).await,
+        Command::Status { data_dir, public_url } => status(&data_dir, &public_url).await,
+        Command::Jobs(JobsCommand::Run {
+            name,
+            data_dir,
+            public_url,
+        }) => run_job(&name, &data_dir, &public_url).await,
         Command::DevToken {
             email,
             provider,
@@ -174,6 +216,61 @@ fn search(
     for hit in index.search_now(text, &viewer, limit)? {
         println!("{}", serde_json::to_string(&hit)?);
     }
+    Ok(())
+}
+
+async fn status(data_dir: &DataDir, public_url: &str) -> anyhow::Result<()> {
+    let running = data_dir.lock().is_err();
+    let report = if running {
+        let url = format!("{}/health", public_url.trim_end_matches('/'));
+        let answer = reqwest::get(&url).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{} is in use, but no platform answers at {url}: {e}",
+                data_dir.path.display()
+            )
+        })?;
+        answer.json::<serde_json::Value>().await?
+    } else {
+        anyhow::ensure!(
+            data_dir.event_store().exists(),
+            "no event store at {} (is --data-dir right?)",
+            data_dir.event_store().display()
+        );
+        let store =
+            slsplay_commands::store::SqliteEventRepository::open(data_dir.event_store(), Default::default())?;
+        let queues = EmbeddedQueues::open(data_dir.queues(), QueuePolicy::default(), Arc::new(SystemClock))?;
+        let diagnostics = crate::diagnostics::diagnose(&store, &queues, SystemClock.now()).await?;
+        serde_json::json!({ "status": "stopped", "event_store": diagnostics.event_store,
+            "fan_out": diagnostics.fan_out, "builders": diagnostics.builders })
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn run_job(name: &str, data_dir: &DataDir, public_url: &str) -> anyhow::Result<()> {
+    let job: slsplay_jobs::JobName = name.parse()?;
+    let running = data_dir.lock().is_err();
+    let report = if running {
+        let url = format!("{}/dev/jobs/{job}", public_url.trim_end_matches('/'));
+        let answer = reqwest::Client::new().post(&url).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "{} is in use, but no platform answers at {url}: {e}",
+                data_dir.path.display()
+            )
+        })?;
+        anyhow::ensure!(answer.status().is_success(), "{url} answered {}", answer.status());
+        answer.json::<serde_json::Value>().await?
+    } else {
+        let mail = crate::config::MailConfig::default().settings();
+        let platform = crate::platform::Platform::open(data_dir, Default::default(), mail)?;
+        serde_json::to_value(platform.jobs.run(job).await?)?
+    };
+    println!("{report}");
+    let failed = report["failed"].as_array().is_some_and(|f| !f.is_empty());
+    anyhow::ensure!(
+        !failed,
+        "the job ran with failures (above); running it again retries them"
+    );
     Ok(())
 }
 

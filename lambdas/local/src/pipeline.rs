@@ -42,7 +42,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the fan-out, a consumer per builder, and the mail delivery.
+    /// Starts the fan-out, a consumer per builder, the mail delivery and the scheduled jobs.
     pub fn start(platform: &crate::platform::Platform, smtp: Option<SmtpRelay>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -79,6 +79,16 @@ impl Pipeline {
             folder,
             smtp,
             platform.queues.sent(),
+            platform.clock.clone(),
+            stopped.clone(),
+        ));
+        let watched = crate::scheduler::Watched {
+            store: platform.store.clone(),
+            queues: platform.queues.clone(),
+        };
+        tasks.spawn(crate::scheduler::schedule(
+            platform.jobs.clone(),
+            watched,
             platform.clock.clone(),
             stopped,
         ));

@@ -24,10 +24,12 @@ use slsplay_commands::CommandService;
 use slsplay_commands::store::{Durability, SqliteEventRepository, SqliteOptions};
 use slsplay_graphql::commands::CommandApi;
 use slsplay_graphql::{GraphqlMode, GraphqlState};
+use slsplay_jobs::Jobs;
 use slsplay_projections::builder::{Builder, ReadModels};
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
+use slsplay_projections::read_models::TABLES;
 use slsplay_projections::store::Queries;
-use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
+use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore, outdated_tables};
 
 use slsplay_projections::email::outbox::OutboxMessage;
 use slsplay_projections::email::{Emails, MailSettings};
@@ -42,6 +44,7 @@ use crate::dev_oidc::{DevOidc, LocalJwks};
 use crate::dev_payments::DevPayments;
 use crate::idempotency::SqliteIdempotency;
 use crate::pipeline::{EmailBuilder, Pipeline, ReadModelBuilder, SearchBuilder, SmtpRelay, WebCacheBuilder};
+use crate::scheduler::LocalJobs;
 use crate::server::{self, AppState};
 use crate::web_app::{Provider, SignIn};
 
@@ -59,6 +62,8 @@ pub struct Platform {
     pub pages: Arc<LocalPages>,
     /// The APIs' reads of the read models.
     pub queries: SqliteQueries,
+    /// The scheduled jobs, over the same command service and read models.
+    pub jobs: Arc<LocalJobs>,
     /// Signs the local blob store's upload policies.
     pub blob_secret: Vec<u8>,
     /// Signs the development checkout's orders and receipts.
@@ -119,9 +124,11 @@ impl Platform {
             .with_context(|| format!("opening {}", data_dir.web_cache_store().display()))?;
         let web_cache = WebCache::new(store.clone(), upcasters(), tokens, page_settings, pages.clone());
         let web_cache = Builder::new(web_cache, web_cache_store, store.clone(), upcasters());
+        let commands = Arc::new(commands);
+        let jobs = Jobs::new(commands.clone(), Queries::Sqlite(queries.clone()), clock.clone());
         Ok(Self {
             store,
-            commands: Arc::new(commands),
+            commands,
             queues,
             read_models: Arc::new(read_models),
             emails: Arc::new(emails),
@@ -129,6 +136,7 @@ impl Platform {
             web_cache: Arc::new(web_cache),
             pages,
             queries,
+            jobs: Arc::new(jobs),
             blob_secret,
             payment_secret,
             clock,
@@ -173,6 +181,7 @@ fn invitation_secret(data_dir: &DataDir) -> anyhow::Result<Vec<u8>> {
 /// `slsplay dev`: opens the data folder, starts the asynchronous tier and serves HTTP until
 /// Ctrl-C or SIGTERM, then stops in order so nothing acknowledged is lost.
 pub async fn run(config: DevConfig) -> anyhow::Result<()> {
+    rebuild_outdated_read_models(&config.data_dir).await?;
     let platform = Arc::new(Platform::open(
         &config.data_dir,
         config.durability,
@@ -215,6 +224,19 @@ pub async fn run(config: DevConfig) -> anyhow::Result<()> {
     // checkpoints the write-ahead log into the database file.
     drop(platform);
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// A data folder from an earlier version whose read model tables lack today's columns (or
+/// tables) gets its read models rebuilt from the facts before anything reads them.
+async fn rebuild_outdated_read_models(data_dir: &DataDir) -> anyhow::Result<()> {
+    let outdated = outdated_tables(data_dir.read_models(), TABLES)?;
+    if outdated.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(tables = ?outdated, "the read models were built by an earlier version: rebuilding them");
+    let applied = crate::rebuild::rebuild(data_dir, "read_models", &mut std::io::sink()).await?;
+    tracing::info!(facts = applied, "read models rebuilt");
     Ok(())
 }
 
@@ -332,5 +354,6 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         blobs,
         graphql,
         web: Arc::new(crate::web_app::WebApp::new(&config.web_dir, sign_in)),
+        diagnostics: Arc::default(),
     })
 }

@@ -41,6 +41,7 @@ pub struct AppState {
     pub blobs: Arc<LocalBlobs>,
     pub graphql: GraphqlState,
     pub web: Arc<crate::web_app::WebApp>,
+    pub diagnostics: Arc<crate::diagnostics::RecentDiagnostics>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -74,12 +75,36 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Development pages of the local platform only (never deployed): the mail catcher.
+/// Development pages of the local platform only (never deployed): the mail catcher, and a
+/// job run by hand (`slsplay jobs run NAME` while the platform runs).
 fn dev_routes() -> Router<AppState> {
     Router::new()
         .route("/mail", get(mail_page))
         .route("/mail.json", get(mail_json))
         .route("/mail/{id}", get(mail_eml))
+        .route("/jobs/{name}", axum::routing::post(run_job))
+}
+
+async fn run_job(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let Ok(job) = name.parse::<slsplay_jobs::JobName>() else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "no such job (digest, reminders, seat-holds)",
+        );
+    };
+    match state.platform.jobs.run(job).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => {
+            tracing::error!(job = job.as_str(), error = %e, "a job run by hand could not run");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the job could not read the read models",
+            )
+        }
+    }
 }
 
 /// The outbox could not be read; the details are logged, not shown.
@@ -165,14 +190,20 @@ async fn mail_eml(
 
 /// Healthy when the event store answers a read, not just when the process is up.
 async fn health(State(state): State<AppState>) -> Response {
-    let store = &state.platform.store;
-    let head = store.head();
-    match store.read_from(head, 1).await {
-        Ok(_) => Json(json!({
+    let platform = &state.platform;
+    let now = platform.clock.now();
+    match state
+        .diagnostics
+        .get(&platform.store, &platform.queues, now)
+        .await
+    {
+        Ok(d) => Json(json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": state.started.elapsed().as_secs(),
-            "event_store": { "kind": "sqlite", "head_position": head },
+            "event_store": d.event_store,
+            "fan_out": d.fan_out,
+            "builders": d.builders,
         }))
         .into_response(),
         Err(e) => {

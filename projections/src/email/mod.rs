@@ -4,12 +4,15 @@
 //! reads the outbox afterwards (local .eml files and SMTP, or SES on AWS).
 
 pub mod compose;
+mod organizer;
 pub mod outbox;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::EventEnvelope;
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository};
-use slsplay_aggregates::virtual_event::{GuestState, InvitationTokens, VirtualEvent, VirtualEventFact as F};
+use slsplay_aggregates::virtual_event::{
+    GuestState, InvitationTokens, ReminderKind, VirtualEvent, VirtualEventFact as F,
+};
 
 use crate::builder::Projector;
 use crate::read_models::projector::fact_time;
@@ -77,6 +80,40 @@ impl<R: PersistedEventRepository> Emails<R> {
         }
     }
 
+    /// The organizer's page of the event in the app: its guest list.
+    fn manage(&self, event: &VirtualEvent) -> String {
+        format!("{}/my/events/{}", self.settings.public_url, event.id)
+    }
+
+    /// The organizer's emails `fact` causes: the digest, or a note on a change after it.
+    fn organizer_emails(
+        &self,
+        moment: &crate::state::Moment,
+        fact: &EventEnvelope<VirtualEvent>,
+        at: &str,
+    ) -> Vec<(String, String, &'static str, Draft)> {
+        let event = &moment.event;
+        let Some(contact) = &event.organizer_contact else {
+            return Vec::new();
+        };
+        let (to, manage) = (contact.email.clone(), self.manage(event));
+        if let F::DigestSent { .. } = fact.payload {
+            let preview = self.page(event);
+            let draft = organizer::digest(event, &preview, &manage, self.organizer(), fact_time(fact));
+            return draft
+                .map(|d| (to, format!("digest:{at}"), "digest", d))
+                .into_iter()
+                .collect();
+        }
+        organizer::attendance_change(moment, fact)
+            .map(|change| {
+                let draft = organizer::update(event, &change, &manage);
+                (to, format!("attendance:{at}"), "attendance", draft)
+            })
+            .into_iter()
+            .collect()
+    }
+
     fn link(&self, event: &VirtualEvent, invitation_id: &str) -> String {
         let token = self.tokens.token_for(&event.id, invitation_id);
         let page = crate::web_cache::page_path(&self.tokens.share_id(&event.id));
@@ -94,17 +131,16 @@ impl<R: PersistedEventRepository> Emails<R> {
                 | F::DetailsUpdated(_)
                 | F::MediaAttached(_)
                 | F::DraftDeleted { .. }
-                | F::InvitationRevoked { .. }
                 | F::SeatHoldsExpired { .. }
-                | F::DigestSent { .. }
         );
         if !interesting {
             return Ok(Vec::new());
         }
-        let (event, was_published) = self.states.after(fact).await?;
+        let moment = self.states.moment(fact).await?;
+        let (event, was_published) = (&moment.event, moment.was_published);
         let at = format!("{}:{}", event.id, fact.sequence);
         let email_of = |id: &str| event.invitations.get(id).map(|i| i.email.clone());
-        let mut out = Vec::new();
+        let mut out = self.organizer_emails(&moment, fact, &at);
         let mut rsvp = |id: &str, kind: &'static str, draft: Draft| {
             if let Some(to) = email_of(id) {
                 out.push((to, format!("rsvp:{at}:{kind}"), kind, draft));
@@ -113,7 +149,7 @@ impl<R: PersistedEventRepository> Emails<R> {
         match &fact.payload {
             F::GuestsInvited { invitations, .. } if was_published => {
                 let ids: Vec<String> = invitations.iter().map(|i| i.invitation_id.clone()).collect();
-                return Ok(self.invitations(&event, &ids, fact_time(fact)));
+                return Ok(self.invitations(event, &ids, fact_time(fact)));
             }
             F::Published { .. } => {
                 let ids: Vec<String> = event
@@ -122,32 +158,32 @@ impl<R: PersistedEventRepository> Emails<R> {
                     .filter(|(_, i)| i.state == GuestState::Invited)
                     .map(|(id, _)| id.clone())
                     .collect();
-                return Ok(self.invitations(&event, &ids, fact_time(fact)));
+                return Ok(self.invitations(event, &ids, fact_time(fact)));
             }
             F::InvitationAccepted { invitation_id, .. } => rsvp(
                 invitation_id,
                 "attending",
-                self.youre_in(&event, invitation_id, fact_time(fact), "You're in"),
+                self.youre_in(event, invitation_id, fact_time(fact), "You're in"),
             ),
             F::TicketPaid { invitation_id, .. } => rsvp(
                 invitation_id,
                 "paid",
-                self.youre_in(&event, invitation_id, fact_time(fact), "Ticket paid: you're in"),
+                self.youre_in(event, invitation_id, fact_time(fact), "Ticket paid: you're in"),
             ),
-            F::GuestWaitlisted { invitation_id, .. } => rsvp(invitation_id, "waitlisted", waitlisted(&event)),
-            F::InvitationDeclined { invitation_id, .. } => rsvp(invitation_id, "declined", declined(&event)),
+            F::GuestWaitlisted { invitation_id, .. } => rsvp(invitation_id, "waitlisted", waitlisted(event)),
+            F::InvitationDeclined { invitation_id, .. } => rsvp(invitation_id, "declined", declined(event)),
             F::SeatHeld {
                 invitation_id, until, ..
             } => {
-                let draft = self.seat_held(&event, invitation_id, *until, "Your seat is held");
+                let draft = self.seat_held(event, invitation_id, *until, "Your seat is held");
                 rsvp(invitation_id, "seat_held", draft);
             }
             F::WaitlistedGuestsPromoted { promotions, .. } => {
                 for p in promotions {
                     let draft = match p.hold_until {
-                        Some(until) => self.seat_held(&event, &p.invitation_id, until, "A seat opened up"),
+                        Some(until) => self.seat_held(event, &p.invitation_id, until, "A seat opened up"),
                         None => self.youre_in(
-                            &event,
+                            event,
                             &p.invitation_id,
                             fact_time(fact),
                             "A seat opened up: you're in",
@@ -156,20 +192,39 @@ impl<R: PersistedEventRepository> Emails<R> {
                     rsvp(&p.invitation_id, "promoted", draft);
                 }
             }
+            F::RemindersSent {
+                kind,
+                attending,
+                nudged,
+                ..
+            } => {
+                let cause = format!("reminder:{at}:{}", kind.as_str());
+                for id in attending {
+                    if let Some(to) = email_of(id) {
+                        let draft = self.reminder(event, &to, *kind, fact_time(fact));
+                        out.push((to, cause.clone(), "reminder", draft));
+                    }
+                }
+                for id in nudged {
+                    if let Some(to) = email_of(id) {
+                        out.push((to, cause.clone(), "nudge", self.nudge(event, id)));
+                    }
+                }
+            }
             F::Rescheduled(r) if was_published => {
                 let previous = local_time(r.previous_starts_at, &event.details.time_zone);
-                let (cause, page) = (format!("rescheduled:{at}"), self.page(&event));
+                let (cause, page) = (format!("rescheduled:{at}"), self.page(event));
                 for i in event.invitees() {
                     let guest = self.guest(&i.email, i.state == GuestState::Attending, &page);
-                    let draft = rescheduled(&event, &previous, fact.sequence, fact_time(fact), guest);
+                    let draft = rescheduled(event, &previous, fact.sequence, fact_time(fact), guest);
                     out.push((i.email.clone(), cause.clone(), "rescheduled", draft));
                 }
             }
             F::Cancelled { message, .. } if was_published => {
-                let (cause, page) = (format!("cancelled:{at}"), self.page(&event));
+                let (cause, page) = (format!("cancelled:{at}"), self.page(event));
                 for i in event.invitees() {
                     let guest = self.guest(&i.email, i.state == GuestState::Attending, &page);
-                    let draft = cancelled(&event, message, fact.sequence, fact_time(fact), guest);
+                    let draft = cancelled(event, message, fact.sequence, fact_time(fact), guest);
                     out.push((i.email.clone(), cause.clone(), "cancelled", draft));
                 }
             }
@@ -254,6 +309,47 @@ impl<R: PersistedEventRepository> Emails<R> {
                 html_escape(url)
             ),
             calendar: Some(ics(event, "REQUEST", 0, decided, self.guest(to, true, &page))),
+        }
+    }
+
+    /// An attending guest's reminder: when, and the join link.
+    fn reminder(&self, event: &VirtualEvent, to: &str, kind: ReminderKind, decided: DateTime<Utc>) -> Draft {
+        let page = self.page(event);
+        let (title, url) = (&event.details.title, &event.details.meeting_url);
+        let when = local_time(event.details.starts_at, &event.details.time_zone);
+        let soon = match kind {
+            ReminderKind::DayBefore => "Tomorrow",
+            ReminderKind::HourBefore => "In an hour",
+        };
+        Draft {
+            subject: format!("{soon}: {title}"),
+            text: format!("{soon}: {title}.\n\nWhen: {when}\nJoin here: {url}\n"),
+            html: format!(
+                "<p>{soon}: <strong>{}</strong>.</p><p>When: {}<br><a href=\"{}\">Join here</a></p>",
+                html_escape(title),
+                html_escape(&when),
+                html_escape(url)
+            ),
+            calendar: Some(ics(event, "REQUEST", 0, decided, self.guest(to, true, &page))),
+        }
+    }
+
+    /// The day before, to an invitee who has not answered: their personal link once more.
+    fn nudge(&self, event: &VirtualEvent, invitation_id: &str) -> Draft {
+        let (title, link) = (&event.details.title, self.link(event, invitation_id));
+        let when = local_time(event.details.starts_at, &event.details.time_zone);
+        Draft {
+            subject: format!("Will you come? {title}"),
+            text: format!(
+                "{title} is tomorrow ({when}) and you have not answered yet.\n\nAccept or decline: {link}\n"
+            ),
+            html: format!(
+                "<p><strong>{}</strong> is tomorrow ({}) and you have not answered yet.</p><p><a href=\"{}\">Accept or decline</a></p>",
+                html_escape(title),
+                html_escape(&when),
+                html_escape(&link)
+            ),
+            calendar: None,
         }
     }
 

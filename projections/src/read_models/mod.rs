@@ -19,6 +19,7 @@ pub const TABLES: &[Table] = &[
     InvitationByEmail::TABLE,
     OrganizerEvent::TABLE,
     EventByStart::TABLE,
+    SeatHold::TABLE,
     DailyInvitationStats::TABLE,
     InvitationToken::TABLE,
 ];
@@ -49,6 +50,7 @@ mod tests {
         check(EventByStart::default(), |m| {
             (m.start_day, m.start_key) = ("d".into(), "k".into())
         });
+        check(SeatHold::new("e", "i", "2030-01-01T10:00:00Z"), |_| {});
         check(DailyInvitationStats::default(), |m| {
             (m.event_id, m.day) = ("e".into(), "d".into())
         });

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use cqrs_es::EventEnvelope;
-use slsplay_aggregates::virtual_event::{VirtualEvent, VirtualEventFact as F};
+use slsplay_aggregates::virtual_event::{ReminderKind, VirtualEvent, VirtualEventFact as F};
 
 use super::tables::*;
 use super::{EventStatus, PaymentStatus, RsvpStatus};
-use crate::schema::Key;
+use crate::schema::{Key, ReadModel};
 use crate::store::{ReadStoreError, ReadTx};
 
 /// The builder's name: its checkpoints, its queue and its Lambda are named after it.
@@ -33,7 +33,8 @@ pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
         | F::SeatHeld { at, .. }
         | F::SeatHoldsExpired { at, .. }
         | F::TicketPaid { at, .. }
-        | F::DigestSent { at, .. } => Some(*at),
+        | F::DigestSent { at, .. }
+        | F::RemindersSent { at, .. } => Some(*at),
         F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
     };
     own.or_else(|| {
@@ -271,18 +272,12 @@ pub async fn apply<T: ReadTx + Send>(
             .await?;
             bump_stats(tx, event_id, &now, |s| s.paid += 1).await?;
         }
-        F::DigestSent { .. } => {}
+        F::DigestSent { .. } | F::RemindersSent { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
     page.updated_at = now.clone();
     tx.put(page.clone()).await?;
-    sync_event_lists(
-        tx,
-        &page,
-        &previous_start,
-        matches!(fact.payload, F::DigestSent { .. }),
-    )
-    .await?;
+    sync_event_lists(tx, &page, &previous_start, &fact.payload).await?;
     if page_level_change {
         for guest in tx.list::<GuestListEntry>(&event_id.into()).await? {
             if page.status.is_deleted() || guest.rsvp.is_revoked() {
@@ -331,9 +326,22 @@ async fn move_guest<T: ReadTx + Send>(
     if let Some(new) = counter(page, rsvp) {
         *new += 1;
     }
+    let held_before = held_until(&guest);
     guest.rsvp = rsvp;
     guest.updated_at = now.into();
     change(&mut guest);
+    // The seat holds job's index follows the guest's hold.
+    let held_after = held_until(&guest);
+    if held_before != held_after {
+        if let Some(until) = held_before {
+            let hold = SeatHold::new(&page.event_id, invitation_id, &until);
+            tx.delete::<SeatHold>(&hold.key()).await?;
+        }
+        if let Some(until) = held_after {
+            tx.put(SeatHold::new(&page.event_id, invitation_id, &until))
+                .await?;
+        }
+    }
     if rsvp.is_revoked() {
         tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), page.event_id.clone()))
             .await?;
@@ -341,6 +349,13 @@ async fn move_guest<T: ReadTx + Send>(
         tx.put(invitation_row(page, &guest)).await?;
     }
     tx.put(guest).await
+}
+
+/// When the guest's seat hold runs out, while they hold one.
+fn held_until(guest: &GuestListEntry) -> Option<String> {
+    (guest.rsvp == RsvpStatus::SeatHeld)
+        .then(|| guest.hold_until.clone())
+        .flatten()
 }
 
 async fn bump_stats<T: ReadTx + Send>(
@@ -368,7 +383,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
     tx: &mut T,
     page: &EventPage,
     previous_start: &str,
-    digest_sent: bool,
+    fact: &F,
 ) -> Result<(), ReadStoreError> {
     let organizer_key = Key::with_sort(page.organizer.clone(), page.event_id.clone());
     let start_key =
@@ -391,10 +406,14 @@ async fn sync_event_lists<T: ReadTx + Send>(
         updated_at: page.updated_at.clone(),
     })
     .await?;
-    if previous_start != page.starts_at {
+    let moved = previous_start != page.starts_at;
+    if moved {
         tx.delete::<EventByStart>(&old_start).await?;
     }
-    let sent = digest_sent || previous.as_ref().is_some_and(|p| p.digest_sent == 1);
+    // The digest and the reminders are of one start time (the aggregate forgets them when
+    // the start moves).
+    let kept = |flag: fn(&EventByStart) -> i64| !moved && previous.as_ref().is_some_and(|p| flag(p) == 1);
+    let reminded = |kind: ReminderKind| matches!(fact, F::RemindersSent { kind: k, .. } if *k == kind);
     let by_start = EventByStart {
         start_day: start_day(&page.starts_at),
         start_key: format!("{}#{}", page.starts_at, page.event_id),
@@ -402,7 +421,10 @@ async fn sync_event_lists<T: ReadTx + Send>(
         starts_at: page.starts_at.clone(),
         organizer: page.organizer.clone(),
         status: page.status,
-        digest_sent: i64::from(sent),
+        invited: page.invited,
+        digest_sent: i64::from(matches!(fact, F::DigestSent { .. }) || kept(|p| p.digest_sent)),
+        day_reminder_sent: i64::from(reminded(ReminderKind::DayBefore) || kept(|p| p.day_reminder_sent)),
+        hour_reminder_sent: i64::from(reminded(ReminderKind::HourBefore) || kept(|p| p.hour_reminder_sent)),
     };
     // Most facts (the answers) leave it as it is.
     if previous.as_ref() == Some(&by_start) {

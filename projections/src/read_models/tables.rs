@@ -224,7 +224,12 @@ pub struct EventByStart {
     pub starts_at: String,
     pub organizer: String,
     pub status: EventStatus,
+    /// Invitations not revoked: an event nobody is invited to has no digest yet.
+    pub invited: i64,
+    /// 1 once the fact of each is recorded for this start time (the jobs skip those).
     pub digest_sent: i64,
+    pub day_reminder_sent: i64,
+    pub hour_reminder_sent: i64,
 }
 
 impl ReadModel for EventByStart {
@@ -243,7 +248,53 @@ impl ReadModel for EventByStart {
             text("starts_at"),
             text("organizer"),
             text("status"),
+            integer("invited"),
             integer("digest_sent"),
+            integer("day_reminder_sent"),
+            integer("hour_reminder_sent"),
+        ],
+    };
+}
+
+/// `seat_holds`: the seats held for a payment, by the UTC day and time the hold runs out, so
+/// the seat holds job finds the lapsed ones without looking at any other. `hold_key` is
+/// `until#event_id#invitation_id`; a row goes when the hold ends (paid, declined, released).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeatHold {
+    pub deadline_day: String,
+    pub hold_key: String,
+    pub event_id: String,
+    pub invitation_id: String,
+    pub until: String,
+}
+
+impl SeatHold {
+    pub fn new(event_id: &str, invitation_id: &str, until: &str) -> Self {
+        Self {
+            deadline_day: until.get(..10).unwrap_or(until).to_owned(),
+            hold_key: format!("{until}#{event_id}#{invitation_id}"),
+            event_id: event_id.into(),
+            invitation_id: invitation_id.into(),
+            until: until.into(),
+        }
+    }
+}
+
+impl ReadModel for SeatHold {
+    fn key(&self) -> Key {
+        Key::with_sort(self.deadline_day.clone(), self.hold_key.clone())
+    }
+
+    const TABLE: Table = Table {
+        name: "seat_holds",
+        partition_key: "deadline_day",
+        sort_key: Some("hold_key"),
+        columns: &[
+            text("deadline_day"),
+            text("hold_key"),
+            text("event_id"),
+            text("invitation_id"),
+            text("until"),
         ],
     };
 }

@@ -4,3 +4,4 @@
 mod aws_http;
 mod aws_path;
 mod opensearch;
+mod scheduler;

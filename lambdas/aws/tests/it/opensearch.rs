@@ -115,6 +115,7 @@ fn event(facts: Vec<F>) -> VirtualEvent {
         capacity: None,
         ticket_price: None,
         meeting_url: "https://meet.example.com/w".into(),
+        organizer_contact: None,
         at: at(),
     });
     let issued = |email: &str| InvitationIssued {

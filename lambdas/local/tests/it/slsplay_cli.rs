@@ -97,7 +97,7 @@ async fn history_prints_each_fact_with_its_metadata_and_the_resulting_state() {
     seed(dir.path(), "ev-h").await;
     let output = succeeds(slsplay().args(["history", "ev-h", "--data-dir"]).arg(dir.path()));
     let text = String::from_utf8(output.stdout).unwrap();
-    assert!(text.contains("#1    VirtualEventCreated v2.0.0"), "{text}");
+    assert!(text.contains("#1    VirtualEventCreated v3.0.0"), "{text}");
     assert!(
         text.contains(&format!("by {ORGANIZER}  (correlation seed-1)")),
         "{text}"

@@ -358,8 +358,11 @@ mod tests {
         same_as_json(OrganizerEvent::default());
         same_as_json(EventByStart {
             digest_sent: 1,
+            hour_reminder_sent: 1,
+            invited: 4,
             ..EventByStart::default()
         });
+        same_as_json(SeatHold::new("e", "i", "2030-01-01T10:00:00Z"));
         same_as_json(DailyInvitationStats::default());
         same_as_json(InvitationToken::default());
         same_as_json(crate::email::outbox::OutboxMessage::default());

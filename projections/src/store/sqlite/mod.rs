@@ -78,6 +78,31 @@ impl SqliteReadStore {
     }
 }
 
+/// The tables of the file at `path` that an earlier version wrote without some of today's
+/// columns (or not at all): rows built before lack what those columns say, so a read model
+/// file with any needs a rebuild. None for a file not made yet.
+pub fn outdated_tables(
+    path: impl AsRef<Path>,
+    tables: &[Table],
+) -> Result<Vec<&'static str>, ReadStoreError> {
+    if !path.as_ref().exists() {
+        return Ok(Vec::new());
+    }
+    let conn =
+        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(storage)?;
+    let mut outdated = Vec::new();
+    for table in tables {
+        let existing: std::collections::HashSet<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{}')", table.name))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(storage)?;
+        if table.columns.iter().any(|c| !existing.contains(c.name)) {
+            outdated.push(table.name);
+        }
+    }
+    Ok(outdated)
+}
+
 /// The rebuild copy's page cache, in KiB as SQLite counts a negative size.
 const SCRATCH_CACHE_KIB: i64 = -256 * 1024;
 
