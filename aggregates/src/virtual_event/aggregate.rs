@@ -86,6 +86,9 @@ pub struct Invitation {
     /// The payment reference once the ticket is paid; kept when the guest declines later,
     /// since tickets are not refunded and a paid guest may come back.
     pub paid: Option<String>,
+    /// As the guest's sign-in gave it when they answered signed in.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +196,7 @@ impl VirtualEvent {
                 let hash = InvitationTokens::hash(token);
                 self.invitations.iter().find(|(_, i)| i.token_hash == hash)
             }
-            InvitationCredential::VerifiedEmail(email) => {
+            InvitationCredential::VerifiedEmail { email, .. } => {
                 let email = v::email(email).map_err(|_| VirtualEventError::InvitationNotFound)?;
                 self.invitations.get_key_value(&invitation_id(&self.id, &email))
             }
@@ -479,6 +482,7 @@ impl VirtualEvent {
         self.require_open_for_answers(now)?;
         self.release_lapsed_holds(now, services, sink).await;
         let invitation = &self.invitations[&invitation_id];
+        let answering = invitation_id.clone();
         let fact = match (answer, invitation.state) {
             (
                 RsvpAnswer::Accept,
@@ -507,6 +511,18 @@ impl VirtualEvent {
                 at: now,
             },
         };
+        let named = match credential {
+            InvitationCredential::VerifiedEmail { name: Some(name), .. } => display_name(name),
+            _ => None,
+        };
+        if let Some(name) = named.filter(|n| invitation.name.as_ref() != Some(n)) {
+            let named = VirtualEventFact::GuestNamed {
+                invitation_id: answering,
+                name,
+                at: now,
+            };
+            sink.write(named, self).await;
+        }
         sink.write(fact, self).await;
         self.promote_waitlisted(now, services, sink).await;
         Ok(())
@@ -760,15 +776,13 @@ impl Aggregate for VirtualEvent {
             F::DraftDeleted { .. } => self.lifecycle = Lifecycle::Deleted,
             F::GuestsInvited { invitations, .. } => {
                 for i in invitations {
-                    let paid = self
-                        .invitations
-                        .get(&i.invitation_id)
-                        .and_then(|old| old.paid.clone());
+                    let old = self.invitations.get(&i.invitation_id);
                     let invitation = Invitation {
                         email: i.email,
                         token_hash: i.token_hash,
                         state: GuestState::Invited,
-                        paid,
+                        paid: old.and_then(|o| o.paid.clone()),
+                        name: old.and_then(|o| o.name.clone()),
                     };
                     self.invitations.insert(i.invitation_id, invitation);
                 }
@@ -812,6 +826,13 @@ impl Aggregate for VirtualEvent {
                 }
             }
             F::DigestSent { .. } => self.digest_sent = true,
+            F::GuestNamed {
+                invitation_id, name, ..
+            } => {
+                if let Some(i) = self.invitations.get_mut(&invitation_id) {
+                    i.name = Some(name);
+                }
+            }
             F::RemindersSent { kind, .. } => {
                 self.reminders_sent.insert(kind);
             }

@@ -994,10 +994,41 @@ fn a_signed_in_guest_answers_with_their_verified_email() {
     test()
         .given(open_event(None, None, &["a@x.io"]))
         .when(C::Rsvp {
-            credential: InvitationCredential::VerifiedEmail("A@X.io".into()),
+            credential: InvitationCredential::VerifiedEmail {
+                email: "A@X.io".into(),
+                name: None,
+            },
             answer: RsvpAnswer::Accept,
         })
         .then_expect_events(vec![accepted("a@x.io")]);
+}
+
+#[test]
+fn a_guest_answering_signed_in_is_named_once_as_their_sign_in_names_them() {
+    let as_ana = |answer| C::Rsvp {
+        credential: InvitationCredential::VerifiedEmail {
+            email: "a@x.io".into(),
+            name: Some(" Ana Lima ".into()),
+        },
+        answer,
+    };
+    let named = F::GuestNamed {
+        invitation_id: id("a@x.io"),
+        name: "Ana Lima".into(),
+        at: now(),
+    };
+    test()
+        .given(open_event(None, None, &["a@x.io"]))
+        .when(as_ana(RsvpAnswer::Accept))
+        .then_expect_events(vec![named.clone(), accepted("a@x.io")]);
+    test()
+        .given(open_event(None, None, &["a@x.io"]))
+        .and(vec![named, accepted("a@x.io")])
+        .when(as_ana(RsvpAnswer::Decline))
+        .then_expect_events(vec![F::InvitationDeclined {
+            invitation_id: id("a@x.io"),
+            at: now(),
+        }]);
 }
 
 #[test]
@@ -1016,7 +1047,10 @@ fn an_uninvited_email_matches_no_invitation() {
     test()
         .given(open_event(None, None, &["a@x.io"]))
         .when(C::Rsvp {
-            credential: InvitationCredential::VerifiedEmail("b@x.io".into()),
+            credential: InvitationCredential::VerifiedEmail {
+                email: "b@x.io".into(),
+                name: None,
+            },
             answer: RsvpAnswer::Accept,
         })
         .then_expect_error(VirtualEventError::InvitationNotFound);

@@ -144,8 +144,9 @@ pub struct AttachMedia {
 pub enum InvitationCredential {
     /// The secret from the personal link.
     Token(String),
-    /// A signed-in user's email, verified by the identity provider.
-    VerifiedEmail(String),
+    /// A signed-in user's email, verified by the identity provider, and the name it gives
+    /// (the organizer's list shows it).
+    VerifiedEmail { email: String, name: Option<String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

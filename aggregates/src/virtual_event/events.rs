@@ -75,6 +75,12 @@ pub enum VirtualEventFact {
         attendee_count: u32,
         at: DateTime<Utc>,
     },
+    /// A guest answered signed in, and their sign-in gave this name (recorded when it is new).
+    GuestNamed {
+        invitation_id: String,
+        name: String,
+        at: DateTime<Utc>,
+    },
     /// The reminders of `kind` are due: `attending` get one with the join link, `nudged`
     /// (invited, not answered; only the day before) one asking for an answer.
     RemindersSent {
@@ -191,6 +197,7 @@ impl DomainEvent for VirtualEventFact {
             Self::TicketPaid { .. } => "TicketPaid",
             Self::DigestSent { .. } => "DigestSent",
             Self::RemindersSent { .. } => "RemindersSent",
+            Self::GuestNamed { .. } => "GuestNamed",
         }
         .to_owned()
     }

@@ -156,8 +156,12 @@ pub(crate) fn credential(
     let credential = match &caller {
         Some(Identity {
             verified_email: Some(email),
+            name,
             ..
-        }) => InvitationCredential::VerifiedEmail(email.clone()),
+        }) => InvitationCredential::VerifiedEmail {
+            email: email.clone(),
+            name: name.clone(),
+        },
         Some(_) => {
             return Err(Problem::forbidden(
                 "your sign-in has no verified email; open your personal invitation link instead",

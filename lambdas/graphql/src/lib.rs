@@ -131,7 +131,7 @@ impl Query {
                 .as_ref()
                 .and_then(|i| i.verified_email.clone())
             {
-                Some(email) => InvitationCredential::VerifiedEmail(email),
+                Some(email) => InvitationCredential::VerifiedEmail { email, name: None },
                 None => return Ok(None),
             },
         };

@@ -158,10 +158,11 @@ where
             JobName::Reminders => Box::pin(reminders::run(self, now)).await?,
             JobName::SeatHolds => Box::pin(seat_holds::run(self, now)).await?,
         };
+        let line = serde_json::to_string(&report).unwrap_or_default();
         if report.succeeded() {
-            tracing::info!(report = ?report, "job ran");
+            tracing::info!(report = %line, "job ran");
         } else {
-            tracing::error!(report = ?report, "job ran with failures; the next run retries them");
+            tracing::error!(report = %line, "job ran with failures; the next run retries them");
         }
         Ok(report)
     }

@@ -10,7 +10,8 @@ use serde_json::Value;
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{
-    CreateEvent, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand as C, upcasters,
+    CreateEvent, InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand as C,
+    upcasters,
 };
 use slsplay_commands::store::SqliteEventRepository;
 use slsplay_commands::{CommandContext, CommandService};
@@ -134,16 +135,25 @@ impl Platform {
 
 /// The text part of an email, as a person reads it.
 fn text(message: &OutboxMessage) -> String {
-    let eml = message.eml.replace("=\r\n", "");
+    let eml = message.eml.replace("=\r\n", "").replace("\r\n", "\n");
     eml.split("Content-Type: text/html").next().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn the_digest_goes_out_once_an_hour_before_with_who_will_attend() {
     let p = Platform::new();
-    p.published_with_guests(4).await;
+    p.published_with_guests(5).await;
     p.answer(0, RsvpAnswer::Accept).await;
     p.answer(1, RsvpAnswer::Decline).await;
+    // Signed in with the invited address: the sign-in's name shows on the list.
+    p.run(C::Rsvp {
+        credential: InvitationCredential::VerifiedEmail {
+            email: guest(4),
+            name: Some("Ana Lima".into()),
+        },
+        answer: RsvpAnswer::Accept,
+    })
+    .await;
     p.project().await;
 
     p.clock.set(start() - Duration::minutes(61));
@@ -157,8 +167,11 @@ async fn the_digest_goes_out_once_an_hour_before_with_who_will_attend() {
     assert_eq!(digests.len(), 1);
     let body = text(&digests[0]);
     assert!(body.contains("Hi Olivia Ortega,"), "{body}");
-    assert!(body.contains("These guests will attend (1):"), "{body}");
-    assert!(body.contains(&format!("- {}", guest(0))), "{body}");
+    assert!(body.contains("These guests will attend (2):"), "{body}");
+    assert!(
+        body.contains(&format!("- {}\n- Ana Lima <{}>", guest(0), guest(4))),
+        "{body}"
+    );
     assert!(!body.contains(&guest(1)) && !body.contains(&guest(2)), "{body}");
     assert!(
         body.contains("0 waitlisted, 2 not answered, 1 declined"),
@@ -170,7 +183,7 @@ async fn the_digest_goes_out_once_an_hour_before_with_who_will_attend() {
     );
     // 09:00 UTC is 11:00 in Berlin in May: the organizer's own zone.
     assert!(body.contains("11:00 (Europe/Berlin)"), "{body}");
-    assert_eq!(digests[0].subject, "1 attending: Founders' dinner");
+    assert_eq!(digests[0].subject, "2 attending: Founders' dinner");
 
     // The next minutes, and two runs at once (before the read model shows the fact), and
     // every fact delivered again: still one digest.

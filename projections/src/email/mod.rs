@@ -132,6 +132,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 | F::MediaAttached(_)
                 | F::DraftDeleted { .. }
                 | F::SeatHoldsExpired { .. }
+                | F::GuestNamed { .. }
         );
         if !interesting {
             return Ok(Vec::new());

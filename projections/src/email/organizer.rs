@@ -63,10 +63,15 @@ fn greeting(event: &VirtualEvent) -> String {
     }
 }
 
+/// "Ana Lima <ana@example.com> (paid)": the name where the guest's sign-in gave one.
 fn attendee_line(i: &Invitation) -> String {
-    match &i.paid {
-        Some(_) => format!("{} (paid)", i.email),
+    let who = match &i.name {
+        Some(name) => format!("{name} <{}>", i.email),
         None => i.email.clone(),
+    };
+    match &i.paid {
+        Some(_) => format!("{who} (paid)"),
+        None => who,
     }
 }
 

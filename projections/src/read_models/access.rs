@@ -71,7 +71,7 @@ pub async fn guest_by_credential(
                 _ => return Ok(None),
             }
         }
-        InvitationCredential::VerifiedEmail(email) => invitation_id(event_id, email),
+        InvitationCredential::VerifiedEmail { email, .. } => invitation_id(event_id, email),
     };
     let row: Option<GuestListEntry> = queries.get(&Key::with_sort(event_id, invitation_id)).await?;
     Ok(row.filter(GuestListEntry::is_open))

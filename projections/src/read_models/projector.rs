@@ -34,7 +34,8 @@ pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
         | F::SeatHoldsExpired { at, .. }
         | F::TicketPaid { at, .. }
         | F::DigestSent { at, .. }
-        | F::RemindersSent { at, .. } => Some(*at),
+        | F::RemindersSent { at, .. }
+        | F::GuestNamed { at, .. } => Some(*at),
         F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
     };
     own.or_else(|| {
@@ -272,7 +273,7 @@ pub async fn apply<T: ReadTx + Send>(
             .await?;
             bump_stats(tx, event_id, &now, |s| s.paid += 1).await?;
         }
-        F::DigestSent { .. } | F::RemindersSent { .. } => {}
+        F::DigestSent { .. } | F::RemindersSent { .. } | F::GuestNamed { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
     page.updated_at = now.clone();
