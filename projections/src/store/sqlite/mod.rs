@@ -617,18 +617,31 @@ impl super::ReadQueries for SqliteQueries {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let rows = self
             .with_reader(move |conn| {
-                let statement = format!(
-                    "SELECT {} FROM {} WHERE {} = ?1 AND (?2 IS NULL OR {sort} > ?2) ORDER BY {sort} LIMIT ?3",
+                // Two statements, not `?2 IS NULL OR sort > ?2`: with the OR, SQLite walks the
+                // partition from its start to the cursor, so a page cost what came before it.
+                let select = format!(
+                    "SELECT {} FROM {} WHERE {} = ?1",
                     column_list(&table),
                     table.name,
                     table.partition_key,
                 );
-                conn.prepare_cached(&statement)
-                    .and_then(|mut s| {
-                        s.query_map(params![partition, after, fetch], |r| read_row(&table, r))?
+                let read = |statement: String, values: &[&dyn rusqlite::ToSql]| {
+                    conn.prepare_cached(&statement).and_then(|mut s| {
+                        s.query_map(values, |r| read_row(&table, r))?
                             .collect::<Result<Vec<_>, _>>()
                     })
-                    .map_err(storage)
+                };
+                match &after {
+                    Some(after) => read(
+                        format!("{select} AND {sort} > ?2 ORDER BY {sort} LIMIT ?3"),
+                        params![partition, after, fetch],
+                    ),
+                    None => read(
+                        format!("{select} ORDER BY {sort} LIMIT ?2"),
+                        params![partition, fetch],
+                    ),
+                }
+                .map_err(storage)
             })
             .await?;
         let more = rows.len() > limit;
