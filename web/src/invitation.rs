@@ -205,6 +205,7 @@ fn InvitationView(
         "declined" => "You declined.",
         "waitlisted" => "You are on the waitlist: you will be told when a seat frees up.",
         "seat_held" => "A seat is held for you until you pay.",
+        "no_answer" => "You did not answer before it started.",
         _ => "You have not answered yet.",
     };
     let state = match (found.waitlist_position, found.hold_until.as_deref(), &price) {

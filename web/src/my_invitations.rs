@@ -76,6 +76,7 @@ fn Listing(email: String, found: Vec<Listed>) -> impl IntoView {
                     "declined" => "Declined",
                     "waitlisted" => "Waitlisted",
                     "seat_held" => "Seat held, to pay",
+                    "no_answer" => "No answer",
                     _ => "Not answered",
                 };
                 let answer = if matches!(event.status, Status::CANCELLED) { "Cancelled" } else { answer };

@@ -35,6 +35,9 @@ pub struct VirtualEvent {
     pub digest_sent: bool,
     /// The guests' reminders recorded for the current start time.
     pub reminders_sent: BTreeSet<ReminderKind>,
+    /// Set once the unanswered invitations were closed at the start.
+    #[serde(default)]
+    pub invitations_closed: bool,
 }
 
 /// The stored part of the lifecycle; "started" and "ended" follow from the clock (`phase`).
@@ -661,6 +664,39 @@ impl VirtualEvent {
         Ok(())
     }
 
+    /// Records, once the event has started, which invitations were never answered.
+    async fn close_invitations(
+        &mut self,
+        now: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), VirtualEventError> {
+        match self.phase(now) {
+            None => return Err(VirtualEventError::NotFound),
+            Some(Phase::Draft) => return Err(VirtualEventError::NotPublished),
+            Some(Phase::Cancelled) => return Err(VirtualEventError::Cancelled),
+            Some(Phase::Published) => return Err(VirtualEventError::NotStartedYet),
+            Some(Phase::Started | Phase::Ended) => {}
+        }
+        if self.invitations_closed {
+            return Err(VirtualEventError::InvitationsAlreadyClosed);
+        }
+        let invitation_ids = self
+            .invitations
+            .iter()
+            .filter(|(_, i)| i.state == GuestState::Invited)
+            .map(|(id, _)| id.clone())
+            .collect();
+        sink.write(
+            VirtualEventFact::InvitationsClosed {
+                invitation_ids,
+                at: now,
+            },
+            self,
+        )
+        .await;
+        Ok(())
+    }
+
     fn set_state(&mut self, invitation_id: &str, state: GuestState) {
         if let Some(invitation) = self.invitations.get_mut(invitation_id) {
             invitation.state = state;
@@ -715,6 +751,7 @@ impl Aggregate for VirtualEvent {
             }
             VirtualEventCommand::RecordDigestSent => self.record_digest_sent(now, sink).await,
             VirtualEventCommand::SendReminders { kind } => self.send_reminders(kind, now, sink).await,
+            VirtualEventCommand::CloseInvitations => self.close_invitations(now, sink).await,
         }
     }
 
@@ -826,6 +863,7 @@ impl Aggregate for VirtualEvent {
                 }
             }
             F::DigestSent { .. } => self.digest_sent = true,
+            F::InvitationsClosed { .. } => self.invitations_closed = true,
             F::GuestNamed {
                 invitation_id, name, ..
             } => {

@@ -1513,6 +1513,31 @@ fn no_reminders_once_the_event_started_or_before_it_is_published() {
         .then_expect_error(VirtualEventError::NotPublished);
 }
 
+// --- CloseInvitations
+
+#[test]
+fn once_started_the_unanswered_invitations_are_closed_once() {
+    let mut history = open_event(None, None, &["a@x.io", "b@x.io"]);
+    history.push(accepted("a@x.io"));
+    let closed = F::InvitationsClosed {
+        invitation_ids: vec![id("b@x.io")],
+        at: starts(),
+    };
+    at(starts() - Duration::minutes(1))
+        .given(history.clone())
+        .when(C::CloseInvitations)
+        .then_expect_error(VirtualEventError::NotStartedYet);
+    at(starts())
+        .given(history.clone())
+        .when(C::CloseInvitations)
+        .then_expect_events(vec![closed.clone()]);
+    history.push(closed);
+    at(starts() + Duration::hours(3))
+        .given(history)
+        .when(C::CloseInvitations)
+        .then_expect_error(VirtualEventError::InvitationsAlreadyClosed);
+}
+
 #[test]
 fn no_digest_for_a_draft_or_a_cancelled_event() {
     test()

@@ -52,6 +52,10 @@ pub enum VirtualEventCommand {
     SendReminders {
         kind: ReminderKind,
     },
+    /// Sent by the close-invitations job once the event has started: the invitations nobody
+    /// answered are closed (answers are refused from the start anyway; this records it, so the
+    /// guest list says so).
+    CloseInvitations,
 }
 
 /// The guests' reminders before an event.

@@ -55,6 +55,10 @@ pub enum VirtualEventError {
     DigestAlreadySent,
     #[error("these reminders for this event were already sent")]
     RemindersAlreadySent,
+    #[error("the event has not started yet")]
+    NotStartedYet,
+    #[error("the invitations of this event were already closed")]
+    InvitationsAlreadyClosed,
 }
 
 impl From<ValidationErrors> for VirtualEventError {

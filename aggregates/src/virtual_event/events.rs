@@ -75,6 +75,11 @@ pub enum VirtualEventFact {
         attendee_count: u32,
         at: DateTime<Utc>,
     },
+    /// The event started: these invitations were never answered, and now cannot be.
+    InvitationsClosed {
+        invitation_ids: Vec<String>,
+        at: DateTime<Utc>,
+    },
     /// A guest answered signed in, and their sign-in gave this name (recorded when it is new).
     GuestNamed {
         invitation_id: String,
@@ -198,6 +203,7 @@ impl DomainEvent for VirtualEventFact {
             Self::DigestSent { .. } => "DigestSent",
             Self::RemindersSent { .. } => "RemindersSent",
             Self::GuestNamed { .. } => "GuestNamed",
+            Self::InvitationsClosed { .. } => "InvitationsClosed",
         }
         .to_owned()
     }

@@ -187,6 +187,8 @@ impl Problem {
             E::PaymentAlreadyUsed => (StatusCode::CONFLICT, "payment-already-used"),
             E::DigestAlreadySent => (StatusCode::CONFLICT, "digest-already-sent"),
             E::RemindersAlreadySent => (StatusCode::CONFLICT, "reminders-already-sent"),
+            E::NotStartedYet => (StatusCode::CONFLICT, "not-started-yet"),
+            E::InvitationsAlreadyClosed => (StatusCode::CONFLICT, "invitations-already-closed"),
         };
         Self::new(status, slug, error.to_string())
     }

@@ -140,7 +140,8 @@ impl From<OrganizerEvent> for EventSummary {
 pub struct Guest {
     pub invitation_id: String,
     pub email: String,
-    /// invited, attending, seat_held, waitlisted, declined or revoked.
+    /// invited, attending, seat_held, waitlisted, declined, revoked or no_answer (never
+    /// answered by the start).
     pub rsvp: String,
     /// none, due (a seat is held) or paid.
     pub payment: String,

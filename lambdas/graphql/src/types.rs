@@ -356,7 +356,8 @@ impl Guest {
         &self.row.email
     }
 
-    /// invited, attending, seat_held, waitlisted, declined or revoked.
+    /// invited, attending, seat_held, waitlisted, declined, revoked or no_answer (never
+    /// answered by the start).
     async fn rsvp(&self) -> &str {
         self.row.rsvp.as_str()
     }

@@ -7,6 +7,7 @@
 //! The same functions run in `slsplay dev` (its scheduler, and `slsplay jobs run NAME`) and in
 //! the scheduler Lambda, which EventBridge Scheduler invokes with a job's name.
 
+mod close_invitations;
 mod digest;
 mod reminders;
 mod seat_holds;
@@ -34,16 +35,24 @@ pub enum JobName {
     Reminders,
     /// Lapsed seat holds released, so the waitlist moves up.
     SeatHolds,
+    /// At the start, the invitations nobody answered closed.
+    CloseInvitations,
 }
 
 impl JobName {
-    pub const ALL: [Self; 3] = [Self::Digest, Self::Reminders, Self::SeatHolds];
+    pub const ALL: [Self; 4] = [
+        Self::Digest,
+        Self::Reminders,
+        Self::SeatHolds,
+        Self::CloseInvitations,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Digest => "digest",
             Self::Reminders => "reminders",
             Self::SeatHolds => "seat-holds",
+            Self::CloseInvitations => "close-invitations",
         }
     }
 }
@@ -55,7 +64,7 @@ impl fmt::Display for JobName {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no job is called `{0}` (the jobs: digest, reminders, seat-holds)")]
+#[error("no job is called `{0}` (the jobs: digest, reminders, seat-holds, close-invitations)")]
 pub struct UnknownJob(String);
 
 impl FromStr for JobName {
@@ -157,6 +166,7 @@ where
             JobName::Digest => Box::pin(digest::run(self, now)).await?,
             JobName::Reminders => Box::pin(reminders::run(self, now)).await?,
             JobName::SeatHolds => Box::pin(seat_holds::run(self, now)).await?,
+            JobName::CloseInvitations => Box::pin(close_invitations::run(self, now)).await?,
         };
         let line = serde_json::to_string(&report).unwrap_or_default();
         if report.succeeded() {
@@ -199,5 +209,6 @@ fn already_done(refusal: &VirtualEventError) -> bool {
             | E::InvitationNotFound
             | E::InvitationRevoked
             | E::SeatHoldStillActive { .. }
+            | E::InvitationsAlreadyClosed
     )
 }

@@ -386,3 +386,38 @@ async fn a_lapsed_seat_hold_is_released_and_the_next_guest_moves_up() {
     // The promoted guest's own hold is not due yet; the released one is gone from the index.
     assert_eq!(p.job(JobName::SeatHolds).await.due, 0);
 }
+
+#[tokio::test]
+async fn at_the_start_the_unanswered_invitations_close_and_the_lists_say_so() {
+    let p = Platform::new();
+    p.published_with_guests(2).await;
+    p.answer(0, RsvpAnswer::Accept).await;
+    p.project().await;
+    p.clock.set(start() - Duration::minutes(1));
+    assert_eq!(p.job(JobName::CloseInvitations).await.due, 0, "not started yet");
+    p.clock.set(start() + Duration::minutes(1));
+    assert_eq!(p.job(JobName::CloseInvitations).await.done, 1);
+    p.project().await;
+    assert_eq!(p.job(JobName::CloseInvitations).await.due, 0);
+    assert_eq!(p.facts("InvitationsClosed").await, 1);
+
+    let queries = SqliteQueries::open(p.dir.path().join("read_models.sqlite3")).unwrap();
+    let row = |i: usize| {
+        Key::with_sort(
+            EVENT,
+            slsplay_aggregates::virtual_event::invitation_id(EVENT, &guest(i)),
+        )
+    };
+    let answered: GuestListEntry = queries.get(&row(0)).await.unwrap().unwrap();
+    let silent: GuestListEntry = queries.get(&row(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (answered.rsvp, silent.rsvp),
+        (RsvpStatus::Attending, RsvpStatus::NoAnswer)
+    );
+    let own: slsplay_projections::read_models::InvitationByEmail = queries
+        .get(&Key::with_sort(guest(1), EVENT))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.rsvp, RsvpStatus::NoAnswer, "the invitee's own list too");
+}

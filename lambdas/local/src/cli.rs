@@ -115,7 +115,7 @@ pub enum JobsCommand {
     /// data folder, the running platform runs it (at --public-url); otherwise this process
     /// does, and the running platform's builders send its emails when it next starts.
     Run {
-        #[arg(value_parser = ["digest", "reminders", "seat-holds"])]
+        #[arg(value_parser = ["digest", "reminders", "seat-holds", "close-invitations"])]
         name: String,
         #[command(flatten)]
         data_dir: DataDir,

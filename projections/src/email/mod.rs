@@ -133,6 +133,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 | F::DraftDeleted { .. }
                 | F::SeatHoldsExpired { .. }
                 | F::GuestNamed { .. }
+                | F::InvitationsClosed { .. }
         );
         if !interesting {
             return Ok(Vec::new());

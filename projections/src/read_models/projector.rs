@@ -35,7 +35,8 @@ pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
         | F::TicketPaid { at, .. }
         | F::DigestSent { at, .. }
         | F::RemindersSent { at, .. }
-        | F::GuestNamed { at, .. } => Some(*at),
+        | F::GuestNamed { at, .. }
+        | F::InvitationsClosed { at, .. } => Some(*at),
         F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
     };
     own.or_else(|| {
@@ -54,7 +55,7 @@ fn counter(page: &mut EventPage, rsvp: RsvpStatus) -> Option<&mut i64> {
         RsvpStatus::SeatHeld => Some(&mut page.seats_held),
         RsvpStatus::Waitlisted => Some(&mut page.waitlisted),
         RsvpStatus::Declined => Some(&mut page.declined),
-        RsvpStatus::Invited | RsvpStatus::Revoked => None,
+        RsvpStatus::Invited | RsvpStatus::Revoked | RsvpStatus::NoAnswer => None,
     }
 }
 
@@ -273,6 +274,11 @@ pub async fn apply<T: ReadTx + Send>(
             .await?;
             bump_stats(tx, event_id, &now, |s| s.paid += 1).await?;
         }
+        F::InvitationsClosed { invitation_ids, .. } => {
+            for invitation_id in invitation_ids {
+                move_guest(tx, &mut page, invitation_id, RsvpStatus::NoAnswer, &now, |_| {}).await?;
+            }
+        }
         F::DigestSent { .. } | F::RemindersSent { .. } | F::GuestNamed { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
@@ -426,6 +432,10 @@ async fn sync_event_lists<T: ReadTx + Send>(
         digest_sent: i64::from(matches!(fact, F::DigestSent { .. }) || kept(|p| p.digest_sent)),
         day_reminder_sent: i64::from(reminded(ReminderKind::DayBefore) || kept(|p| p.day_reminder_sent)),
         hour_reminder_sent: i64::from(reminded(ReminderKind::HourBefore) || kept(|p| p.hour_reminder_sent)),
+        invitations_closed: i64::from(
+            matches!(fact, F::InvitationsClosed { .. })
+                || previous.as_ref().is_some_and(|p| p.invitations_closed == 1),
+        ),
     };
     // Most facts (the answers) leave it as it is.
     if previous.as_ref() == Some(&by_start) {

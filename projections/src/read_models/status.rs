@@ -56,16 +56,19 @@ pub enum RsvpStatus {
     Waitlisted,
     Declined,
     Revoked,
+    /// Never answered, and the event has started: it can no longer be.
+    NoAnswer,
 }
 
 impl RsvpStatus {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Invited,
         Self::Attending,
         Self::SeatHeld,
         Self::Waitlisted,
         Self::Declined,
         Self::Revoked,
+        Self::NoAnswer,
     ];
 
     /// The stored text.
@@ -77,6 +80,7 @@ impl RsvpStatus {
             Self::Waitlisted => "waitlisted",
             Self::Declined => "declined",
             Self::Revoked => "revoked",
+            Self::NoAnswer => "no_answer",
         }
     }
 
@@ -188,6 +192,7 @@ mod tests {
                 (RsvpStatus::Waitlisted, "waitlisted"),
                 (RsvpStatus::Declined, "declined"),
                 (RsvpStatus::Revoked, "revoked"),
+                (RsvpStatus::NoAnswer, "no_answer"),
             ],
         );
         rejects::<RsvpStatus>(&["", "accepted", "seatHeld", "SeatHeld", "seat-held", "Attending"]);

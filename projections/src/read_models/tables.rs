@@ -99,7 +99,8 @@ pub struct GuestListEntry {
     pub event_id: String,
     pub invitation_id: String,
     pub email: String,
-    /// invited, attending, seat_held, waitlisted, declined or revoked.
+    /// invited, attending, seat_held, waitlisted, declined, revoked or no_answer (never
+    /// answered by the start).
     pub rsvp: RsvpStatus,
     /// none (free event or not accepted), due (seat held) or paid.
     pub payment: PaymentStatus,
@@ -230,6 +231,8 @@ pub struct EventByStart {
     pub digest_sent: i64,
     pub day_reminder_sent: i64,
     pub hour_reminder_sent: i64,
+    /// 1 once the unanswered invitations were closed at the start.
+    pub invitations_closed: i64,
 }
 
 impl ReadModel for EventByStart {
@@ -252,6 +255,7 @@ impl ReadModel for EventByStart {
             integer("digest_sent"),
             integer("day_reminder_sent"),
             integer("hour_reminder_sent"),
+            integer("invitations_closed"),
         ],
     };
 }

@@ -332,6 +332,7 @@ fn answer(rsvp: &str) -> &'static str {
         "waitlisted" => "Waitlisted",
         "declined" => "Declined",
         "revoked" => "Revoked",
+        "no_answer" => "No answer",
         _ => "Pending",
     }
 }

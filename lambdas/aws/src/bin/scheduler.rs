@@ -1,5 +1,5 @@
 //! Lambda: the scheduled jobs. EventBridge Scheduler invokes it every minute once per job with
-//! `{"job": "digest" | "reminders" | "seat-holds"}`; a run with failed items fails the
+//! `{"job": "digest" | "reminders" | "seat-holds" | "close-invitations"}`; a run with failed items fails the
 //! invocation, so the schedule's retry policy (and the next minute) try them again.
 //! Environment: EVENT_TABLE_PREFIX, READ_MODEL_TABLE_PREFIX, INVITATION_SECRET.
 

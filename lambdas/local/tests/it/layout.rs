@@ -62,7 +62,7 @@ fn normalised(name: &str) -> String {
 
 #[test]
 fn the_local_platform_and_the_shared_api_layers_link_no_aws_only_crate() {
-    for package in ["slsplay-local", "slsplay-api", "slsplay-graphql"] {
+    for package in ["slsplay-local", "slsplay-api", "slsplay-graphql", "slsplay-jobs"] {
         let crates = linked(package, None);
         assert!(crates.contains(&normalised(package)), "{package}: {crates:?}");
         let found: Vec<&str> = AWS_ONLY
