@@ -85,7 +85,7 @@ pub fn searchable_status(event: &VirtualEvent) -> Option<&'static str> {
         Lifecycle::Draft => Some(EventStatus::Draft.as_str()),
         Lifecycle::Published => Some(EventStatus::Published.as_str()),
         Lifecycle::Cancelled => Some(EventStatus::Cancelled.as_str()),
-        Lifecycle::NotCreated | Lifecycle::Deleted => None,
+        Lifecycle::NotCreated | Lifecycle::Deleted | Lifecycle::Archived => None,
     }
 }
 
@@ -332,6 +332,7 @@ impl<R: PersistedEventRepository, E: SearchEngine> Projector for Search<R, E> {
                 | F::Published { .. }
                 | F::Cancelled { .. }
                 | F::DraftDeleted { .. }
+                | F::Archived { .. }
                 | F::GuestsInvited { .. }
                 | F::InvitationRevoked { .. }
         );

@@ -98,6 +98,7 @@ impl<R: PersistedEventRepository, P: WebPages> Projector for WebCache<R, P> {
                 | F::MediaAttached(_)
                 | F::Cancelled { .. }
                 | F::DraftDeleted { .. }
+                | F::Archived { .. }
         );
         if !changes_the_page {
             return Ok(());

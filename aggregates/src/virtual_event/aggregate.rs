@@ -50,6 +50,8 @@ pub enum Lifecycle {
     Published,
     Cancelled,
     Deleted,
+    /// Long over and gone from the apps' read models: to commands, as if it never existed.
+    Archived,
 }
 
 /// Where an event stands at a given instant.
@@ -121,7 +123,7 @@ impl VirtualEvent {
 
     pub fn phase(&self, now: DateTime<Utc>) -> Option<Phase> {
         match self.lifecycle {
-            Lifecycle::NotCreated | Lifecycle::Deleted => None,
+            Lifecycle::NotCreated | Lifecycle::Deleted | Lifecycle::Archived => None,
             Lifecycle::Draft => Some(Phase::Draft),
             Lifecycle::Cancelled => Some(Phase::Cancelled),
             Lifecycle::Published if now >= self.details.ends_at() => Some(Phase::Ended),
@@ -158,7 +160,9 @@ impl VirtualEvent {
 
     fn require_exists(&self) -> Result<(), VirtualEventError> {
         match self.lifecycle {
-            Lifecycle::NotCreated | Lifecycle::Deleted => Err(VirtualEventError::NotFound),
+            Lifecycle::NotCreated | Lifecycle::Deleted | Lifecycle::Archived => {
+                Err(VirtualEventError::NotFound)
+            }
             _ => Ok(()),
         }
     }
@@ -664,6 +668,18 @@ impl VirtualEvent {
         Ok(())
     }
 
+    /// Takes an ended or cancelled event out of the apps' read models; the job decides when.
+    async fn archive(&mut self, now: DateTime<Utc>, sink: &EventSink<Self>) -> Result<(), VirtualEventError> {
+        match self.phase(now) {
+            None => return Err(VirtualEventError::NotFound),
+            Some(Phase::Draft) => return Err(VirtualEventError::NotPublished),
+            Some(Phase::Published | Phase::Started) => return Err(VirtualEventError::NotEndedYet),
+            Some(Phase::Ended | Phase::Cancelled) => {}
+        }
+        sink.write(VirtualEventFact::Archived { at: now }, self).await;
+        Ok(())
+    }
+
     /// Records, once the event has started, which invitations were never answered.
     async fn close_invitations(
         &mut self,
@@ -752,6 +768,7 @@ impl Aggregate for VirtualEvent {
             VirtualEventCommand::RecordDigestSent => self.record_digest_sent(now, sink).await,
             VirtualEventCommand::SendReminders { kind } => self.send_reminders(kind, now, sink).await,
             VirtualEventCommand::CloseInvitations => self.close_invitations(now, sink).await,
+            VirtualEventCommand::Archive => self.archive(now, sink).await,
         }
     }
 
@@ -864,6 +881,7 @@ impl Aggregate for VirtualEvent {
             }
             F::DigestSent { .. } => self.digest_sent = true,
             F::InvitationsClosed { .. } => self.invitations_closed = true,
+            F::Archived { .. } => self.lifecycle = Lifecycle::Archived,
             F::GuestNamed {
                 invitation_id, name, ..
             } => {

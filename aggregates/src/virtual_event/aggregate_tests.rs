@@ -1513,6 +1513,35 @@ fn no_reminders_once_the_event_started_or_before_it_is_published() {
         .then_expect_error(VirtualEventError::NotPublished);
 }
 
+// --- Archive
+
+#[test]
+fn an_ended_event_is_archived_once_and_then_refuses_every_command() {
+    let ended = starts() + Duration::minutes(90);
+    let history = open_event(None, None, &["a@x.io"]);
+    at(ended - Duration::minutes(1))
+        .given(history.clone())
+        .when(C::Archive)
+        .then_expect_error(VirtualEventError::NotEndedYet);
+    at(ended)
+        .given(history.clone())
+        .when(C::Archive)
+        .then_expect_events(vec![F::Archived { at: ended }]);
+    let mut archived = history;
+    archived.push(F::Archived { at: ended });
+    at(ended)
+        .given(archived.clone())
+        .when(C::Archive)
+        .then_expect_error(VirtualEventError::NotFound);
+    at(ended)
+        .given(archived)
+        .when(C::Invite {
+            organizer: ORG.into(),
+            emails: vec!["b@x.io".into()],
+        })
+        .then_expect_error(VirtualEventError::NotFound);
+}
+
 // --- CloseInvitations
 
 #[test]

@@ -56,6 +56,9 @@ pub enum VirtualEventCommand {
     /// answered are closed (answers are refused from the start anyway; this records it, so the
     /// guest list says so).
     CloseInvitations,
+    /// Sent by the retention job once the event is long over (or cancelled): it leaves the
+    /// read models the apps use, and no command reaches it any more. Its facts stay.
+    Archive,
 }
 
 /// The guests' reminders before an event.

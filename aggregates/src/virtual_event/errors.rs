@@ -57,6 +57,8 @@ pub enum VirtualEventError {
     RemindersAlreadySent,
     #[error("the event has not started yet")]
     NotStartedYet,
+    #[error("the event has not ended yet")]
+    NotEndedYet,
     #[error("the invitations of this event were already closed")]
     InvitationsAlreadyClosed,
 }

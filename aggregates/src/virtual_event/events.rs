@@ -80,6 +80,10 @@ pub enum VirtualEventFact {
         invitation_ids: Vec<String>,
         at: DateTime<Utc>,
     },
+    /// Long over: the event leaves the read models the apps use (the daily counts stay).
+    Archived {
+        at: DateTime<Utc>,
+    },
     /// A guest answered signed in, and their sign-in gave this name (recorded when it is new).
     GuestNamed {
         invitation_id: String,
@@ -204,6 +208,7 @@ impl DomainEvent for VirtualEventFact {
             Self::RemindersSent { .. } => "RemindersSent",
             Self::GuestNamed { .. } => "GuestNamed",
             Self::InvitationsClosed { .. } => "InvitationsClosed",
+            Self::Archived { .. } => "VirtualEventArchived",
         }
         .to_owned()
     }

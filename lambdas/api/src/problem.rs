@@ -188,6 +188,7 @@ impl Problem {
             E::DigestAlreadySent => (StatusCode::CONFLICT, "digest-already-sent"),
             E::RemindersAlreadySent => (StatusCode::CONFLICT, "reminders-already-sent"),
             E::NotStartedYet => (StatusCode::CONFLICT, "not-started-yet"),
+            E::NotEndedYet => (StatusCode::CONFLICT, "not-ended-yet"),
             E::InvitationsAlreadyClosed => (StatusCode::CONFLICT, "invitations-already-closed"),
         };
         Self::new(status, slug, error.to_string())

@@ -9,6 +9,7 @@ pub mod http_api;
 pub mod idempotency;
 pub mod lambda;
 pub mod mail;
+pub mod metrics;
 pub mod opensearch;
 pub mod projection;
 pub mod rebuild;

@@ -1,5 +1,5 @@
 //! The scheduler Lambda's handler: EventBridge Scheduler invokes it every minute once per job,
-//! with the input `{"job": "digest"}` (or `reminders`, `seat-holds`, `close-invitations`), and it runs that job over
+//! with the input `{"job": "digest"}` (or `reminders`, `seat-holds`, `close-invitations`, `retention`), and it runs that job over
 //! dynamo-es and the DynamoDB read models. Two invocations at once send nothing twice: each
 //! job's command is refused the second time by the aggregate (a conditional write decides
 //! which commit wins), and the emails are projections of the one fact.

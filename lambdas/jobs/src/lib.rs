@@ -10,6 +10,7 @@
 mod close_invitations;
 mod digest;
 mod reminders;
+mod retention;
 mod seat_holds;
 mod sweep;
 
@@ -37,14 +38,17 @@ pub enum JobName {
     SeatHolds,
     /// At the start, the invitations nobody answered closed.
     CloseInvitations,
+    /// Events long over leave the apps' read models.
+    Retention,
 }
 
 impl JobName {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Digest,
         Self::Reminders,
         Self::SeatHolds,
         Self::CloseInvitations,
+        Self::Retention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl JobName {
             Self::Reminders => "reminders",
             Self::SeatHolds => "seat-holds",
             Self::CloseInvitations => "close-invitations",
+            Self::Retention => "retention",
         }
     }
 }
@@ -64,7 +69,7 @@ impl fmt::Display for JobName {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no job is called `{0}` (the jobs: digest, reminders, seat-holds, close-invitations)")]
+#[error("no job is called `{0}` (the jobs: digest, reminders, seat-holds, close-invitations, retention)")]
 pub struct UnknownJob(String);
 
 impl FromStr for JobName {
@@ -144,6 +149,8 @@ pub struct Jobs<R: PersistedEventRepository, Q> {
     commands: Arc<CommandService<VirtualEvent, R>>,
     queries: Q,
     clock: Arc<dyn Clock>,
+    /// How long ended events stay in the apps' read models.
+    retention: chrono::Duration,
 }
 
 impl<R, Q> Jobs<R, Q>
@@ -156,7 +163,14 @@ where
             commands,
             queries,
             clock,
+            retention: retention::DEFAULT_RETENTION,
         }
+    }
+
+    /// Keeps ended events `days` days instead of 30.
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        self.retention = chrono::Duration::days(i64::from(days));
+        self
     }
 
     /// Runs one job once, as of the platform's clock now.
@@ -167,6 +181,7 @@ where
             JobName::Reminders => Box::pin(reminders::run(self, now)).await?,
             JobName::SeatHolds => Box::pin(seat_holds::run(self, now)).await?,
             JobName::CloseInvitations => Box::pin(close_invitations::run(self, now)).await?,
+            JobName::Retention => Box::pin(retention::run(self, now)).await?,
         };
         let line = serde_json::to_string(&report).unwrap_or_default();
         if report.succeeded() {

@@ -421,3 +421,69 @@ async fn at_the_start_the_unanswered_invitations_close_and_the_lists_say_so() {
         .unwrap();
     assert_eq!(own.rsvp, RsvpStatus::NoAnswer, "the invitee's own list too");
 }
+
+/// Every row of every read model table, in key order, as text: what an analyst would see.
+fn tables(path: &std::path::Path) -> Vec<(String, Vec<Vec<String>>)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    slsplay_projections::read_models::TABLES
+        .iter()
+        .map(|t| {
+            let mut statement = conn
+                .prepare(&format!("SELECT * FROM {} ORDER BY 1, 2", t.name))
+                .unwrap();
+            let width = statement.column_count();
+            let rows = statement
+                .query_map([], |r| {
+                    (0..width)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            (t.name.to_owned(), rows)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_event_long_over_leaves_the_apps_tables_and_its_daily_counts_stay_as_a_rebuild_has_them() {
+    let p = Platform::new();
+    p.published_with_guests(2).await;
+    p.answer(0, RsvpAnswer::Accept).await;
+    p.project().await;
+    let ended = start() + Duration::minutes(120);
+
+    p.clock.set(ended + Duration::days(30));
+    assert_eq!(
+        p.job(JobName::Retention).await.due,
+        0,
+        "kept 30 days after the end"
+    );
+    p.clock.set(start() + Duration::days(31));
+    assert_eq!(p.job(JobName::Retention).await.done, 1);
+    p.project().await;
+    assert_eq!(p.job(JobName::Retention).await.due, 0, "gone from the index");
+    assert_eq!(p.facts("VirtualEventArchived").await, 1);
+
+    let live = tables(&p.dir.path().join("read_models.sqlite3"));
+    for (table, rows) in &live {
+        match table.as_str() {
+            "invitation_stats_daily" => assert_eq!(rows.len(), 1, "the day's counts stay"),
+            _ => assert!(rows.is_empty(), "{table} keeps {rows:?}"),
+        }
+    }
+    let rebuilt_dir = tempfile::tempdir().unwrap();
+    let rebuilt = read_model_builder(p.store.open(), rebuilt_dir.path());
+    catch_up(&p.store.open(), &rebuilt).await;
+    drop(rebuilt);
+    assert_eq!(tables(&rebuilt_dir.path().join("read_models.sqlite3")), live);
+    // To commands the event is gone.
+    let ctx = CommandContext::new(ORGANIZER);
+    let refused = p
+        .commands
+        .execute(EVENT, fixtures::invite([guest(5)]), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.to_string(), "no such event");
+}

@@ -115,8 +115,11 @@ pub enum JobsCommand {
     /// data folder, the running platform runs it (at --public-url); otherwise this process
     /// does, and the running platform's builders send its emails when it next starts.
     Run {
-        #[arg(value_parser = ["digest", "reminders", "seat-holds", "close-invitations"])]
+        #[arg(value_parser = ["digest", "reminders", "seat-holds", "close-invitations", "retention"])]
         name: String,
+        /// As `dev --retention-days` (when this process runs the job).
+        #[arg(long = "retention-days", env = "SLSPLAY_RETENTION_DAYS", default_value_t = 30)]
+        retention_days: u32,
         #[command(flatten)]
         data_dir: DataDir,
         /// Where the running platform answers.
@@ -165,9 +168,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status { data_dir, public_url } => status(&data_dir, &public_url).await,
         Command::Jobs(JobsCommand::Run {
             name,
+            retention_days,
             data_dir,
             public_url,
-        }) => run_job(&name, &data_dir, &public_url).await,
+        }) => run_job(&name, retention_days, &data_dir, &public_url).await,
         Command::DevToken {
             email,
             provider,
@@ -247,7 +251,12 @@ async fn status(data_dir: &DataDir, public_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_job(name: &str, data_dir: &DataDir, public_url: &str) -> anyhow::Result<()> {
+async fn run_job(
+    name: &str,
+    retention_days: u32,
+    data_dir: &DataDir,
+    public_url: &str,
+) -> anyhow::Result<()> {
     let job: slsplay_jobs::JobName = name.parse()?;
     let running = data_dir.lock().is_err();
     let report = if running {
@@ -262,7 +271,8 @@ async fn run_job(name: &str, data_dir: &DataDir, public_url: &str) -> anyhow::Re
         answer.json::<serde_json::Value>().await?
     } else {
         let mail = crate::config::MailConfig::default().settings();
-        let platform = crate::platform::Platform::open(data_dir, Default::default(), mail)?;
+        let platform = crate::platform::Platform::open(data_dir, Default::default(), mail)?
+            .with_retention_days(retention_days);
         serde_json::to_value(platform.jobs.run(job).await?)?
     };
     println!("{report}");

@@ -117,6 +117,10 @@ pub struct DevConfig {
     /// The web app's built files (`.ci/build-web` writes them), served at `/`.
     #[arg(long = "web-dir", env = "SLSPLAY_WEB_DIR", default_value = "web/dist")]
     pub web_dir: std::path::PathBuf,
+    /// Days an ended (or cancelled) event stays in the read models the apps use; its daily
+    /// counts stay for good.
+    #[arg(long = "retention-days", env = "SLSPLAY_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -147,6 +147,19 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The jobs keep ended events `days` days (30 unless told).
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        let jobs = Jobs::new(
+            self.commands.clone(),
+            Queries::Sqlite(self.queries.clone()),
+            self.clock.clone(),
+        );
+        self.jobs = Arc::new(jobs.with_retention_days(days));
+        self
+    }
+}
+
 /// The key of invitation tokens: `SLSPLAY_INVITATION_SECRET` (base64url) when set, else a
 /// random key made on first start and kept in the data folder (readable by its owner only),
 /// so links sent before a restart keep working.
@@ -182,11 +195,10 @@ fn invitation_secret(data_dir: &DataDir) -> anyhow::Result<Vec<u8>> {
 /// Ctrl-C or SIGTERM, then stops in order so nothing acknowledged is lost.
 pub async fn run(config: DevConfig) -> anyhow::Result<()> {
     rebuild_outdated_read_models(&config.data_dir).await?;
-    let platform = Arc::new(Platform::open(
-        &config.data_dir,
-        config.durability,
-        config.mail.settings(),
-    )?);
+    let platform = Arc::new(
+        Platform::open(&config.data_dir, config.durability, config.mail.settings())?
+            .with_retention_days(config.retention_days),
+    );
     tracing::info!(
         data_dir = %config.data_dir.path.display(),
         durability = ?config.durability,

@@ -92,7 +92,7 @@ async fn run_job(
     let Ok(job) = name.parse::<slsplay_jobs::JobName>() else {
         return problem(
             StatusCode::NOT_FOUND,
-            "no such job (digest, reminders, seat-holds, close-invitations)",
+            "no such job (digest, reminders, seat-holds, close-invitations, retention)",
         );
     };
     match state.platform.jobs.run(job).await {

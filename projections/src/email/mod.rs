@@ -134,6 +134,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 | F::SeatHoldsExpired { .. }
                 | F::GuestNamed { .. }
                 | F::InvitationsClosed { .. }
+                | F::Archived { .. }
         );
         if !interesting {
             return Ok(Vec::new());

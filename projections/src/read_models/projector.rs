@@ -36,7 +36,8 @@ pub fn fact_time(fact: &EventEnvelope<VirtualEvent>) -> DateTime<Utc> {
         | F::DigestSent { at, .. }
         | F::RemindersSent { at, .. }
         | F::GuestNamed { at, .. }
-        | F::InvitationsClosed { at, .. } => Some(*at),
+        | F::InvitationsClosed { at, .. }
+        | F::Archived { at } => Some(*at),
         F::DetailsUpdated(_) | F::Rescheduled(_) | F::MediaAttached(_) => None,
     };
     own.or_else(|| {
@@ -109,6 +110,9 @@ pub async fn apply<T: ReadTx + Send>(
             }
         },
     };
+    if let F::Archived { .. } = fact.payload {
+        return archive(tx, &page).await;
+    }
     let previous_start = page.starts_at.clone();
     let mut page_level_change = false;
     match &fact.payload {
@@ -176,6 +180,7 @@ pub async fn apply<T: ReadTx + Send>(
                     payment: PaymentStatus::None,
                     invited_at: now.clone(),
                     updated_at: now.clone(),
+                    token_hash: i.token_hash.clone(),
                     ..GuestListEntry::default()
                 };
                 tx.put(invitation_row(&page, &guest)).await?;
@@ -279,6 +284,8 @@ pub async fn apply<T: ReadTx + Send>(
                 move_guest(tx, &mut page, invitation_id, RsvpStatus::NoAnswer, &now, |_| {}).await?;
             }
         }
+        // Handled above: the event leaves the tables.
+        F::Archived { .. } => {}
         F::DigestSent { .. } | F::RemindersSent { .. } | F::GuestNamed { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
@@ -296,6 +303,33 @@ pub async fn apply<T: ReadTx + Send>(
         }
     }
     Ok(())
+}
+
+/// The event leaves every table but the daily counts, which analysts keep.
+async fn archive<T: ReadTx + Send>(tx: &mut T, page: &EventPage) -> Result<(), ReadStoreError> {
+    let event_id = page.event_id.as_str();
+    for guest in tx.list::<GuestListEntry>(&event_id.into()).await? {
+        tx.delete::<InvitationByEmail>(&Key::with_sort(guest.email.clone(), event_id))
+            .await?;
+        if !guest.token_hash.is_empty() {
+            tx.delete::<InvitationToken>(&Key::new(guest.token_hash.clone()))
+                .await?;
+        }
+        if let Some(until) = held_until(&guest) {
+            tx.delete::<SeatHold>(&SeatHold::new(event_id, &guest.invitation_id, &until).key())
+                .await?;
+        }
+        tx.delete::<GuestListEntry>(&guest.key()).await?;
+    }
+    let start = Key::with_sort(
+        start_day(&page.starts_at),
+        format!("{}#{event_id}", page.starts_at),
+    );
+    tx.delete::<EventByStart>(&start).await?;
+    tx.delete::<OrganizerEvent>(&Key::with_sort(page.organizer.clone(), event_id))
+        .await?;
+    tx.delete::<MeetingLink>(&Key::new(event_id)).await?;
+    tx.delete::<EventPage>(&Key::new(event_id)).await
 }
 
 fn invitation_row(page: &EventPage, guest: &GuestListEntry) -> InvitationByEmail {

@@ -114,6 +114,8 @@ pub struct GuestListEntry {
     pub waitlist_sequence: Option<i64>,
     pub paid_at: Option<String>,
     pub updated_at: String,
+    /// The SHA-256 of the personal link's token (its `invitation_tokens` row), never shown.
+    pub token_hash: String,
 }
 
 impl ReadModel for GuestListEntry {
@@ -139,6 +141,7 @@ impl ReadModel for GuestListEntry {
             integer("waitlist_sequence"),
             text("paid_at"),
             text("updated_at"),
+            text("token_hash"),
         ],
     };
 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use slsplay_aggregates::SystemClock;
 use slsplay_aggregates::virtual_event::upcasters;
+use slsplay_aggregates::{Clock, SystemClock};
 use slsplay_aws::lambda::{
     ConfigError, env, event_store, init_logging, invitation_tokens, optional_env, sdk_config,
 };
+use slsplay_aws::metrics;
 use slsplay_aws::opensearch::OpenSearchIndex;
 use slsplay_aws::projection::project;
 use slsplay_aws::s3::S3Pages;
@@ -34,7 +35,17 @@ async fn serve<P: Projector + 'static>(
     // Boxed: a builder's future nests deep (batch, fact, projector, event state), and laid out
     // inline in `main` with the other two builders it passes rustc's query depth limit.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        Box::pin(async move { Ok::<_, Error>(project(builder, &event.payload).await) })
+        Box::pin(async move {
+            let taken_up = SystemClock.now();
+            let response = project(builder, &event.payload).await;
+            let failed = response.batch_item_failures.len();
+            // The embedded metric format: CloudWatch reads this line as metrics.
+            println!(
+                "{}",
+                metrics::projection(builder.name(), &event.payload, failed, taken_up)
+            );
+            Ok::<_, Error>(response)
+        })
     }))
     .await
 }
