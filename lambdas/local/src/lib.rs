@@ -17,4 +17,5 @@ pub mod scheduler;
 pub mod server;
 pub mod telemetry;
 pub mod unread_body;
+pub mod uploads;
 pub mod web_app;

@@ -85,6 +85,8 @@ impl Pipeline {
         let watched = crate::scheduler::Watched {
             store: platform.store.clone(),
             queues: platform.queues.clone(),
+            blobs: platform.data_dir.blobs(),
+            queries: slsplay_projections::store::Queries::Sqlite(platform.queries.clone()),
         };
         tasks.spawn(crate::scheduler::schedule(
             platform.jobs.clone(),

@@ -34,10 +34,13 @@ pub async fn run_all(jobs: &LocalJobs) {
     }
 }
 
-/// What the scheduler runs besides the jobs: the diagnostics, logged every tick.
+/// What the scheduler runs besides the jobs: the diagnostics, logged every tick, and once an
+/// hour the removal of uploads nobody attached.
 pub struct Watched {
     pub store: SqliteEventRepository,
     pub queues: EmbeddedQueues,
+    pub blobs: std::path::PathBuf,
+    pub queries: Queries,
 }
 
 pub async fn schedule(
@@ -46,8 +49,17 @@ pub async fn schedule(
     clock: Arc<dyn Clock>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut first = true;
     loop {
         run_all(&jobs).await;
+        if first || clock.now().minute() == 0 {
+            match crate::uploads::remove_unattached(&watched.blobs, &watched.queries, clock.now()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "uploads nobody attached removed"),
+                Err(error) => tracing::error!(%error, "uploads could not be cleaned up"),
+            }
+            first = false;
+        }
         match crate::diagnostics::diagnose(&watched.store, &watched.queues, clock.now()).await {
             Ok(d) => tracing::info!(
                 diagnostics = %serde_json::to_string(&d).unwrap_or_default(),
