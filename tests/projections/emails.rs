@@ -4,32 +4,14 @@ use serde_json::Value;
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{
-    CreateEvent, InvitationTokens, RsvpAnswer, UpdateDetails, VirtualEventCommand as C, upcasters,
+    CreateEvent, InvitationTokens, RsvpAnswer, UpdateDetails, VirtualEventCommand as C,
 };
 use slsplay_commands::CommandContext;
-use slsplay_commands::store::SqliteEventRepository;
-use slsplay_projections::builder::Builder;
 use slsplay_projections::email::outbox::OutboxMessage;
-use slsplay_projections::email::{Emails, MailSettings};
-use slsplay_projections::schema::ReadModel;
-use slsplay_projections::store::sqlite::SqliteReadStore;
 use slsplay_projections::store::{ReadStore, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, SECRET, guest, now, token};
-use slsplay_tests::projection::catch_up;
+use slsplay_tests::projection::{EmailBuilder, catch_up, email_builder};
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
-
-type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
-
-fn builder(store: &SqliteStore, dir: &std::path::Path) -> EmailBuilder {
-    let settings = MailSettings {
-        from: "slsplay <events@slsplay.test>".into(),
-        public_url: "https://app.test".into(),
-    };
-    let tokens = InvitationTokens::new(&SECRET).unwrap();
-    let emails = Emails::new(store.open(), upcasters(), tokens, settings);
-    let outbox = SqliteReadStore::open_with(dir.join("mail.sqlite3"), &[OutboxMessage::TABLE]).unwrap();
-    Builder::new(emails, outbox, store.open(), upcasters())
-}
 
 async fn outbox(builder: &EmailBuilder, to: &str) -> Vec<OutboxMessage> {
     builder
@@ -62,7 +44,7 @@ async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_righ
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let emails = builder(&store, dir.path());
+    let emails = email_builder(&store, dir.path());
     catch_up(&store.open(), &emails).await;
     assert!(
         outbox(&emails, &guest(0)).await.is_empty(),
@@ -310,7 +292,7 @@ async fn new_york_emails(ev: &str, starts_at: &str, then: Vec<C>) -> Vec<OutboxM
         commands.execute(ev, command, &ctx).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let emails = builder(&store, dir.path());
+    let emails = email_builder(&store, dir.path());
     catch_up(&store.open(), &emails).await;
     outbox(&emails, &guest(0)).await
 }
@@ -355,7 +337,7 @@ async fn an_email_is_claimed_once_and_a_failed_delivery_gives_it_back() {
         .unwrap();
     commands.execute("ev-c", fixtures::publish(), &ctx).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let emails = builder(&store, dir.path());
+    let emails = email_builder(&store, dir.path());
     catch_up(&store.open(), &emails).await;
 
     let outbox = SqliteOutbox::open(dir.path().join("mail.sqlite3")).unwrap();
@@ -401,7 +383,7 @@ async fn a_paid_invitation_names_the_ticket_price_on_its_own_line() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let emails = builder(&store, dir.path());
+    let emails = email_builder(&store, dir.path());
     catch_up(&store.open(), &emails).await;
 
     let sent = outbox(&emails, &guest(0)).await;

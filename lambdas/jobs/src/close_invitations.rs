@@ -22,21 +22,12 @@ where
 {
     let mut report = Report::new(JobName::CloseInvitations, now);
     // Started: at or before now (the window's end is inclusive, its start exclusive).
-    let due: Vec<_> = starting_between(&jobs.queries, now - LOOKBACK, now)
+    let due = starting_between(&jobs.queries, now - LOOKBACK, now)
         .await?
         .into_iter()
         .filter(|e| e.status == EventStatus::Published && e.invited > 0 && e.invitations_closed == 0)
+        .map(|e| (e.event_id, VirtualEventCommand::CloseInvitations))
         .collect();
-    report.due = due.len();
-    for event in due {
-        let outcome = jobs
-            .send(
-                JobName::CloseInvitations,
-                &event.event_id,
-                VirtualEventCommand::CloseInvitations,
-            )
-            .await;
-        report.record(&event.event_id, outcome);
-    }
+    jobs.send_all(JobName::CloseInvitations, &mut report, due).await;
     Ok(report)
 }

@@ -20,21 +20,12 @@ where
     Q: ReadQueries,
 {
     let mut report = Report::new(JobName::Digest, now);
-    let due: Vec<_> = starting_between(&jobs.queries, now, now + LEAD)
+    let due = starting_between(&jobs.queries, now, now + LEAD)
         .await?
         .into_iter()
         .filter(|e| e.status == EventStatus::Published && e.digest_sent == 0 && e.invited > 0)
+        .map(|e| (e.event_id, VirtualEventCommand::RecordDigestSent))
         .collect();
-    report.due = due.len();
-    for event in due {
-        let outcome = jobs
-            .send(
-                JobName::Digest,
-                &event.event_id,
-                VirtualEventCommand::RecordDigestSent,
-            )
-            .await;
-        report.record(&event.event_id, outcome);
-    }
+    jobs.send_all(JobName::Digest, &mut report, due).await;
     Ok(report)
 }

@@ -192,6 +192,16 @@ where
         Ok(report)
     }
 
+    /// Sends the command of each due item (an event and what to tell it), recording what
+    /// came of each in `report`.
+    async fn send_all(&self, job: JobName, report: &mut Report, due: Vec<(String, VirtualEventCommand)>) {
+        report.due += due.len();
+        for (event_id, command) in due {
+            let outcome = self.send(job, &event_id, command).await;
+            report.record(&event_id, outcome);
+        }
+    }
+
     /// Sends one command as the job; a refusal that means "already done" (another run, a guest
     /// or the organizer got there first, or the read model was behind) is not a failure.
     async fn send(&self, job: JobName, event_id: &str, command: VirtualEventCommand) -> Outcome {

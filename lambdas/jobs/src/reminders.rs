@@ -36,17 +36,13 @@ where
     let mut report = Report::new(JobName::Reminders, now);
     for kind in ReminderKind::ALL {
         let (from, to) = window(kind, now);
-        let due: Vec<_> = starting_between(&jobs.queries, from, to)
+        let due = starting_between(&jobs.queries, from, to)
             .await?
             .into_iter()
             .filter(|e| e.status == EventStatus::Published && e.invited > 0 && !sent(e, kind))
+            .map(|e| (e.event_id, VirtualEventCommand::SendReminders { kind }))
             .collect();
-        report.due += due.len();
-        for event in due {
-            let command = VirtualEventCommand::SendReminders { kind };
-            let outcome = jobs.send(JobName::Reminders, &event.event_id, command).await;
-            report.record(&event.event_id, outcome);
-        }
+        jobs.send_all(JobName::Reminders, &mut report, due).await;
     }
     Ok(report)
 }

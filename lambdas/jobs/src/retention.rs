@@ -29,17 +29,12 @@ where
 {
     let mut report = Report::new(JobName::Retention, now);
     let until = now - jobs.retention - LONGEST_EVENT;
-    let due: Vec<_> = starting_between(&jobs.queries, until - LOOKBACK, until)
+    let due = starting_between(&jobs.queries, until - LOOKBACK, until)
         .await?
         .into_iter()
         .filter(|e| matches!(e.status, EventStatus::Published | EventStatus::Cancelled))
+        .map(|e| (e.event_id, VirtualEventCommand::Archive))
         .collect();
-    report.due = due.len();
-    for event in due {
-        let outcome = jobs
-            .send(JobName::Retention, &event.event_id, VirtualEventCommand::Archive)
-            .await;
-        report.record(&event.event_id, outcome);
-    }
+    jobs.send_all(JobName::Retention, &mut report, due).await;
     Ok(report)
 }

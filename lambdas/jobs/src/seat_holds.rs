@@ -19,14 +19,16 @@ where
     Q: ReadQueries,
 {
     let mut report = Report::new(JobName::SeatHolds, now);
-    let lapsed = holds_lapsed_by(&jobs.queries, now, LOOKBACK).await?;
-    report.due = lapsed.len();
-    for hold in lapsed {
-        let command = VirtualEventCommand::ExpireSeatHold {
-            invitation_id: hold.invitation_id.clone(),
-        };
-        let outcome = jobs.send(JobName::SeatHolds, &hold.event_id, command).await;
-        report.record(&hold.event_id, outcome);
-    }
+    let due = holds_lapsed_by(&jobs.queries, now, LOOKBACK)
+        .await?
+        .into_iter()
+        .map(|hold| {
+            let command = VirtualEventCommand::ExpireSeatHold {
+                invitation_id: hold.invitation_id,
+            };
+            (hold.event_id, command)
+        })
+        .collect();
+    jobs.send_all(JobName::SeatHolds, &mut report, due).await;
     Ok(report)
 }

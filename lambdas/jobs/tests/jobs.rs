@@ -10,24 +10,21 @@ use serde_json::Value;
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{
-    CreateEvent, InvitationCredential, InvitationTokens, RsvpAnswer, VirtualEvent, VirtualEventCommand as C,
-    upcasters,
+    CreateEvent, InvitationCredential, RsvpAnswer, VirtualEvent, VirtualEventCommand as C,
 };
 use slsplay_commands::store::SqliteEventRepository;
 use slsplay_commands::{CommandContext, CommandService};
 use slsplay_jobs::{JobName, Jobs, Report};
-use slsplay_projections::builder::Builder;
 use slsplay_projections::email::outbox::OutboxMessage;
-use slsplay_projections::email::{Emails, MailSettings};
 use slsplay_projections::read_models::{GuestListEntry, RsvpStatus};
-use slsplay_projections::schema::{Key, ReadModel};
-use slsplay_projections::store::sqlite::{SqliteQueries, SqliteReadStore};
+use slsplay_projections::schema::Key;
+use slsplay_projections::store::sqlite::SqliteQueries;
 use slsplay_projections::store::{Queries, ReadQueries, ReadStore, ReadTx};
-use slsplay_tests::fixtures::{self, ORGANIZER, ORGANIZER_EMAIL, SECRET, guest, now, token};
-use slsplay_tests::projection::{ReadModelBuilder, catch_up, read_model_builder};
+use slsplay_tests::fixtures::{self, ORGANIZER, ORGANIZER_EMAIL, guest, now, token};
+use slsplay_tests::projection::{
+    EmailBuilder, ReadModelBuilder, catch_up, email_builder, read_model_builder,
+};
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
-
-type EmailBuilder = Builder<Emails<SqliteEventRepository>, SqliteReadStore, SqliteEventRepository>;
 
 const EVENT: &str = "ev-jobs";
 
@@ -44,17 +41,6 @@ struct Platform {
     read_models: ReadModelBuilder,
     emails: EmailBuilder,
     jobs: Jobs<SqliteEventRepository, Queries>,
-}
-
-fn email_builder(store: &SqliteStore, dir: &std::path::Path) -> EmailBuilder {
-    let settings = MailSettings {
-        from: "slsplay <events@slsplay.test>".into(),
-        public_url: "https://app.test".into(),
-    };
-    let tokens = InvitationTokens::new(&SECRET).unwrap();
-    let emails = Emails::new(store.open(), upcasters(), tokens, settings);
-    let outbox = SqliteReadStore::open_with(dir.join("mail.sqlite3"), &[OutboxMessage::TABLE]).unwrap();
-    Builder::new(emails, outbox, store.open(), upcasters())
 }
 
 impl Platform {

@@ -45,13 +45,8 @@ pub enum Command {
     Status {
         #[command(flatten)]
         data_dir: DataDir,
-        /// Where the running platform answers.
-        #[arg(
-            long = "public-url",
-            env = "SLSPLAY_PUBLIC_URL",
-            default_value = "http://127.0.0.1:3000"
-        )]
-        public_url: String,
+        #[command(flatten)]
+        platform: PublicUrl,
     },
     /// The scheduled jobs, which `slsplay dev` runs every minute.
     #[command(subcommand)]
@@ -71,13 +66,9 @@ pub enum Command {
         ttl_seconds: i64,
         #[command(flatten)]
         data_dir: DataDir,
-        /// The platform's public address, as `slsplay dev` was given it (the token's issuer).
-        #[arg(
-            long = "public-url",
-            env = "SLSPLAY_PUBLIC_URL",
-            default_value = "http://127.0.0.1:3000"
-        )]
-        public_url: String,
+        /// (the token's issuer)
+        #[command(flatten)]
+        platform: PublicUrl,
     },
     /// Search events as a given user would (JSON lines: id, title, start, status).
     Search {
@@ -109,6 +100,18 @@ pub enum ProjectionsCommand {
     },
 }
 
+/// Where the platform answers, as `slsplay dev` was given it (`--public-url`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublicUrl {
+    /// The platform's public address, as `slsplay dev` was given it.
+    #[arg(
+        long = "public-url",
+        env = "SLSPLAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub public_url: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// Run one job once now and print what it did (JSON). While `slsplay dev` runs on the
@@ -122,13 +125,8 @@ pub enum JobsCommand {
         retention_days: u32,
         #[command(flatten)]
         data_dir: DataDir,
-        /// Where the running platform answers.
-        #[arg(
-            long = "public-url",
-            env = "SLSPLAY_PUBLIC_URL",
-            default_value = "http://127.0.0.1:3000"
-        )]
-        public_url: String,
+        #[command(flatten)]
+        platform: PublicUrl,
     },
 }
 
@@ -165,25 +163,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq(command) => dlq(command).await,
-        Command::Status { data_dir, public_url } => status(&data_dir, &public_url).await,
+        Command::Status { data_dir, platform } => status(&data_dir, &platform).await,
         Command::Jobs(JobsCommand::Run {
             name,
             retention_days,
             data_dir,
-            public_url,
-        }) => run_job(&name, retention_days, &data_dir, &public_url).await,
+            platform,
+        }) => run_job(&name, retention_days, &data_dir, &platform).await,
         Command::DevToken {
             email,
             provider,
             name,
             ttl_seconds,
             data_dir,
-            public_url,
+            platform,
         } => {
             let email =
                 slsplay_aggregates::validation::email(&email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
             std::fs::create_dir_all(&data_dir.path)?;
-            let provider_key = DevOidc::open(&data_dir.dev_oidc_key(), &public_url, Arc::new(SystemClock))?;
+            let provider_key = DevOidc::open(
+                &data_dir.dev_oidc_key(),
+                &platform.public_url,
+                Arc::new(SystemClock),
+            )?;
             let who = TestIdentity {
                 email,
                 name,
@@ -223,17 +225,37 @@ fn search(
     Ok(())
 }
 
-async fn status(data_dir: &DataDir, public_url: &str) -> anyhow::Result<()> {
-    let running = data_dir.lock().is_err();
-    let report = if running {
-        let url = format!("{}/health", public_url.trim_end_matches('/'));
-        let answer = reqwest::get(&url).await.map_err(|e| {
+/// When `slsplay dev` holds the data folder: its answer to `method path` (JSON). None when no
+/// process holds it, so the caller may open the folder itself.
+async fn ask_running(
+    data_dir: &DataDir,
+    platform: &PublicUrl,
+    method: reqwest::Method,
+    path: &str,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    if data_dir.lock().is_ok() {
+        return Ok(None);
+    }
+    let url = format!("{}{path}", platform.public_url.trim_end_matches('/'));
+    let answer = reqwest::Client::new()
+        .request(method, &url)
+        .send()
+        .await
+        .map_err(|e| {
             anyhow::anyhow!(
                 "{} is in use, but no platform answers at {url}: {e}",
                 data_dir.path.display()
             )
         })?;
-        answer.json::<serde_json::Value>().await?
+    anyhow::ensure!(answer.status().is_success(), "{url} answered {}", answer.status());
+    Ok(Some(answer.json().await?))
+}
+
+async fn status(data_dir: &DataDir, platform: &PublicUrl) -> anyhow::Result<()> {
+    let report = if let Some(health) =
+        ask_running(data_dir, platform, reqwest::Method::GET, "/health").await?
+    {
+        health
     } else {
         anyhow::ensure!(
             data_dir.event_store().exists(),
@@ -255,25 +277,17 @@ async fn run_job(
     name: &str,
     retention_days: u32,
     data_dir: &DataDir,
-    public_url: &str,
+    platform: &PublicUrl,
 ) -> anyhow::Result<()> {
     let job: slsplay_jobs::JobName = name.parse()?;
-    let running = data_dir.lock().is_err();
-    let report = if running {
-        let url = format!("{}/dev/jobs/{job}", public_url.trim_end_matches('/'));
-        let answer = reqwest::Client::new().post(&url).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "{} is in use, but no platform answers at {url}: {e}",
-                data_dir.path.display()
-            )
-        })?;
-        anyhow::ensure!(answer.status().is_success(), "{url} answered {}", answer.status());
-        answer.json::<serde_json::Value>().await?
+    let path = format!("/dev/jobs/{job}");
+    let report = if let Some(report) = ask_running(data_dir, platform, reqwest::Method::POST, &path).await? {
+        report
     } else {
         let mail = crate::config::MailConfig::default().settings();
-        let platform = crate::platform::Platform::open(data_dir, Default::default(), mail)?
+        let local = crate::platform::Platform::open(data_dir, Default::default(), mail)?
             .with_retention_days(retention_days);
-        serde_json::to_value(platform.jobs.run(job).await?)?
+        serde_json::to_value(local.jobs.run(job).await?)?
     };
     println!("{report}");
     let failed = report["failed"].as_array().is_some_and(|f| !f.is_empty());

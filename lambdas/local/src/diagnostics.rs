@@ -95,15 +95,21 @@ pub async fn diagnose(
     })
 }
 
-/// The diagnostics as `GET /health` serves them: read at most once a second, since load
-/// balancers and load tests call it far more often and the queues' lock is the builders'.
+/// The diagnostics as `GET /health` serves them: read at most once a second, by one request
+/// at a time while the others answer with the last reading, since load balancers and load
+/// tests call it far more often and the queues' lock is the builders'.
 #[derive(Default)]
 pub struct RecentDiagnostics {
     last: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Diagnostics>)>>,
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl RecentDiagnostics {
     const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn last(&self) -> Option<(std::time::Instant, std::sync::Arc<Diagnostics>)> {
+        self.last.lock().expect("diagnostics lock").clone()
+    }
 
     pub async fn get(
         &self,
@@ -111,10 +117,22 @@ impl RecentDiagnostics {
         queues: &EmbeddedQueues,
         now: DateTime<Utc>,
     ) -> Result<std::sync::Arc<Diagnostics>, DiagnosticsError> {
-        if let Some((at, d)) = self.last.lock().expect("diagnostics lock").as_ref()
+        let last = self.last();
+        if let Some((at, d)) = &last
             && at.elapsed() < Self::FRESH_FOR
         {
             return Ok(d.clone());
+        }
+        let _reading = match (self.reading.try_lock(), last) {
+            (Ok(guard), _) => guard,
+            // Another request is reading them: the last reading will do.
+            (Err(_), Some((_, d))) => return Ok(d),
+            (Err(_), None) => self.reading.lock().await,
+        };
+        if let Some((at, d)) = self.last()
+            && at.elapsed() < Self::FRESH_FOR
+        {
+            return Ok(d);
         }
         let fresh = std::sync::Arc::new(diagnose(store, queues, now).await?);
         *self.last.lock().expect("diagnostics lock") = Some((std::time::Instant::now(), fresh.clone()));
