@@ -284,6 +284,7 @@ async fn run_job(
     let report = if let Some(report) = ask_running(data_dir, platform, reqwest::Method::POST, &path).await? {
         report
     } else {
+        crate::platform::rebuild_outdated_read_models(data_dir).await?;
         let mail = crate::config::MailConfig::default().settings();
         let local = crate::platform::Platform::open(data_dir, Default::default(), mail)?
             .with_retention_days(retention_days);

@@ -241,7 +241,7 @@ pub async fn run(config: DevConfig) -> anyhow::Result<()> {
 
 /// A data folder from an earlier version whose read model tables lack today's columns (or
 /// tables) gets its read models rebuilt from the facts before anything reads them.
-async fn rebuild_outdated_read_models(data_dir: &DataDir) -> anyhow::Result<()> {
+pub async fn rebuild_outdated_read_models(data_dir: &DataDir) -> anyhow::Result<()> {
     let outdated = outdated_tables(data_dir.read_models(), TABLES)?;
     if outdated.is_empty() {
         return Ok(());
