@@ -140,6 +140,8 @@ impl From<OrganizerEvent> for EventSummary {
 pub struct Guest {
     pub invitation_id: String,
     pub email: String,
+    /// As the guest's sign-in gave it, once they answered signed in.
+    pub name: Option<String>,
     /// invited, attending, seat_held, waitlisted, declined, revoked or no_answer (never
     /// answered by the start).
     pub rsvp: String,
@@ -157,6 +159,7 @@ impl From<GuestListEntry> for Guest {
         Self {
             invitation_id: g.invitation_id,
             email: g.email,
+            name: g.name,
             rsvp: g.rsvp.to_string(),
             payment: g.payment.to_string(),
             hold_until: g.hold_until,

@@ -356,6 +356,11 @@ impl Guest {
         &self.row.email
     }
 
+    /// As the guest's sign-in gave it, once they answered signed in.
+    async fn name(&self) -> Option<&str> {
+        self.row.name.as_deref()
+    }
+
     /// invited, attending, seat_held, waitlisted, declined, revoked or no_answer (never
     /// answered by the start).
     async fn rsvp(&self) -> &str {

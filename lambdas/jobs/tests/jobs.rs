@@ -170,6 +170,14 @@ async fn the_digest_goes_out_once_an_hour_before_with_who_will_attend() {
     // 09:00 UTC is 11:00 in Berlin in May: the organizer's own zone.
     assert!(body.contains("11:00 (Europe/Berlin)"), "{body}");
     assert_eq!(digests[0].subject, "2 attending: Founders' dinner");
+    // The organizer's guest list in the app has the name too.
+    let queries = SqliteQueries::open(p.dir.path().join("read_models.sqlite3")).unwrap();
+    let key = Key::with_sort(
+        EVENT,
+        slsplay_aggregates::virtual_event::invitation_id(EVENT, &guest(4)),
+    );
+    let ana: GuestListEntry = queries.get(&key).await.unwrap().unwrap();
+    assert_eq!(ana.name.as_deref(), Some("Ana Lima"));
 
     // The next minutes, and two runs at once (before the read model shows the fact), and
     // every fact delivered again: still one digest.

@@ -286,7 +286,16 @@ pub async fn apply<T: ReadTx + Send>(
         }
         // Handled above: the event leaves the tables.
         F::Archived { .. } => {}
-        F::DigestSent { .. } | F::RemindersSent { .. } | F::GuestNamed { .. } => {}
+        F::GuestNamed {
+            invitation_id, name, ..
+        } => {
+            let key = Key::with_sort(event_id, invitation_id.clone());
+            if let Some(mut guest) = tx.get::<GuestListEntry>(&key).await? {
+                guest.name = Some(name.clone());
+                tx.put(guest).await?;
+            }
+        }
+        F::DigestSent { .. } | F::RemindersSent { .. } => {}
     }
     page.version = i64::try_from(fact.sequence).unwrap_or(i64::MAX);
     page.updated_at = now.clone();

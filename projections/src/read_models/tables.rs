@@ -116,6 +116,8 @@ pub struct GuestListEntry {
     pub updated_at: String,
     /// The SHA-256 of the personal link's token (its `invitation_tokens` row), never shown.
     pub token_hash: String,
+    /// As the guest's sign-in gave it, once they answered signed in.
+    pub name: Option<String>,
 }
 
 impl ReadModel for GuestListEntry {
@@ -142,6 +144,7 @@ impl ReadModel for GuestListEntry {
             text("paid_at"),
             text("updated_at"),
             text("token_hash"),
+            text("name"),
         ],
     };
 }

@@ -371,7 +371,10 @@ fn GuestList(event_id: String, guests: Vec<Guest>, refresh: Callback<()>) -> imp
                     let paid = (guest.payment == "paid").then_some(" · paid");
                     view! {
                         <tr>
-                            <td class="email">{guest.email.clone()}</td>
+                            <td class="email">
+                                {guest.name.clone().map(|name| view! { <span class="name">{name}</span><br/> })}
+                                {guest.email.clone()}
+                            </td>
                             <td>{answer(&guest.rsvp)}{paid}</td>
                             <td>
                                 {(guest.rsvp == "invited").then(|| view! {
