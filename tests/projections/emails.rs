@@ -8,21 +8,9 @@ use slsplay_aggregates::virtual_event::{
 };
 use slsplay_commands::CommandContext;
 use slsplay_projections::email::outbox::OutboxMessage;
-use slsplay_projections::store::{ReadStore, ReadTx};
 use slsplay_tests::fixtures::{self, ORGANIZER, SECRET, guest, now, token};
-use slsplay_tests::projection::{EmailBuilder, catch_up, email_builder};
+use slsplay_tests::projection::{catch_up, email_builder, outbox};
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
-
-async fn outbox(builder: &EmailBuilder, to: &str) -> Vec<OutboxMessage> {
-    builder
-        .store()
-        .begin()
-        .await
-        .unwrap()
-        .list(&Value::from(to))
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn invitations_go_out_on_publishing_and_answers_and_changes_reach_the_right_people() {

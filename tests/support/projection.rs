@@ -7,7 +7,7 @@ use slsplay_projections::builder::{Builder, Projector, ReadModels};
 use slsplay_projections::email::outbox::OutboxMessage;
 use slsplay_projections::email::{Emails, MailSettings};
 use slsplay_projections::schema::ReadModel;
-use slsplay_projections::store::ReadStore;
+use slsplay_projections::store::{ReadStore, ReadTx};
 
 use crate::stores::{SqliteStore, StoreUnderTest};
 use slsplay_projections::store::sqlite::SqliteReadStore;
@@ -32,6 +32,18 @@ pub fn email_builder(store: &SqliteStore, dir: &std::path::Path) -> EmailBuilder
 pub fn read_model_builder(events: SqliteEventRepository, dir: &std::path::Path) -> ReadModelBuilder {
     let store = SqliteReadStore::open(dir.join("read_models.sqlite3")).expect("open read models");
     Builder::new(ReadModels, store, events, upcasters())
+}
+
+/// The emails in the outbox for `to`, every kind.
+pub async fn outbox(builder: &EmailBuilder, to: &str) -> Vec<OutboxMessage> {
+    builder
+        .store()
+        .begin()
+        .await
+        .expect("begin")
+        .list(&serde_json::Value::from(to))
+        .await
+        .expect("the outbox")
 }
 
 /// Hands every stored fact to the builder once, in global order.

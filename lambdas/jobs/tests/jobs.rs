@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use serde_json::Value;
 use slsplay_aggregates::FixedClock;
 use slsplay_aggregates::validation::Money;
 use slsplay_aggregates::virtual_event::{
@@ -19,10 +18,10 @@ use slsplay_projections::email::outbox::OutboxMessage;
 use slsplay_projections::read_models::{GuestListEntry, RsvpStatus};
 use slsplay_projections::schema::Key;
 use slsplay_projections::store::sqlite::SqliteQueries;
-use slsplay_projections::store::{Queries, ReadQueries, ReadStore, ReadTx};
+use slsplay_projections::store::{Queries, ReadQueries};
 use slsplay_tests::fixtures::{self, ORGANIZER, ORGANIZER_EMAIL, guest, now, token};
 use slsplay_tests::projection::{
-    EmailBuilder, ReadModelBuilder, catch_up, email_builder, read_model_builder,
+    EmailBuilder, ReadModelBuilder, catch_up, email_builder, outbox, read_model_builder,
 };
 use slsplay_tests::stores::{SqliteStore, StoreUnderTest, service};
 
@@ -94,15 +93,7 @@ impl Platform {
     }
 
     async fn mail(&self, to: &str, kind: &str) -> Vec<OutboxMessage> {
-        let rows: Vec<OutboxMessage> = self
-            .emails
-            .store()
-            .begin()
-            .await
-            .unwrap()
-            .list(&Value::from(to))
-            .await
-            .unwrap();
+        let rows = outbox(&self.emails, to).await;
         rows.into_iter().filter(|m| m.kind == kind).collect()
     }
 
