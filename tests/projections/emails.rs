@@ -175,6 +175,7 @@ async fn every_calendar_file_reads_right_in_a_third_party_parser() {
             att = ev.get('ATTENDEE')\n\
             print(json.dumps({'method': str(cal.get('METHOD')), 'start': t('DTSTART'), 'end': t('DTEND'),\n\
               'stamp': t('DTSTAMP'), 'organizer': str(ev.get('ORGANIZER')), 'attendee': str(att),\n\
+              'organizer_name': str(ev.get('ORGANIZER').params.get('CN')),\n\
               'partstat': str(att.params.get('PARTSTAT')), 'location': str(ev.get('LOCATION')),\n\
               'url': str(ev.get('URL')), 'sequence': int(ev.get('SEQUENCE')), 'status': str(ev.get('STATUS'))}))";
         let run = std::process::Command::new(slsplay_tests::moto::python())
@@ -209,6 +210,10 @@ async fn every_calendar_file_reads_right_in_a_third_party_parser() {
     );
     assert_eq!(invitation["stamp"], "2030-05-01T09:00:00Z", "{invitation}");
     assert_eq!(invitation["organizer"], "mailto:events@slsplay.test");
+    assert_eq!(
+        invitation["organizer_name"], "Olivia Ortega",
+        "the organizer's own name"
+    );
     assert_eq!(
         (&invitation["attendee"], &invitation["partstat"]),
         (&json(&guest_of), &json("NEEDS-ACTION"))

@@ -17,6 +17,13 @@ pub fn text(value: &str) -> String {
     out
 }
 
+/// A parameter value (3.2): always quoted, so `;`, `:` and `,` stay inside it; a double quote
+/// and control characters, which a quoted value cannot hold, are left out.
+pub fn param(value: &str) -> String {
+    let inner: String = value.chars().filter(|c| *c != '"' && !c.is_control()).collect();
+    format!("\"{inner}\"")
+}
+
 /// Folds a content line at 75 octets, on character boundaries (3.1); no line break after it.
 pub fn fold(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + line.len() / 70 * 3);
@@ -35,6 +42,11 @@ pub fn fold(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_values_are_quoted_without_what_a_quote_cannot_hold() {
+        assert_eq!(param("Ortega; O'Neil, \"Liv\"\n"), "\"Ortega; O'Neil, Liv\"");
+    }
 
     #[test]
     fn long_lines_fold_at_75_octets_without_splitting_characters() {

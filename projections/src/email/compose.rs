@@ -127,6 +127,11 @@ pub fn ics(
     } else {
         "NEEDS-ACTION"
     };
+    let organizer = event
+        .organizer_contact
+        .as_ref()
+        .and_then(|c| c.name.as_deref())
+        .map_or_else(|| "slsplay".to_owned(), ical::param);
     let join = (guest.attending && method != "CANCEL")
         .then(|| format!("LOCATION:{}", ical::text(&event.details.meeting_url)));
     let lines = [
@@ -144,7 +149,9 @@ pub fn ics(
         format!("DESCRIPTION:{}", ical::text(&event.details.description)),
         format!("STATUS:{status}"),
         format!("URL:{}", guest.page),
-        format!("ORGANIZER;CN=slsplay:mailto:{}", guest.organizer),
+        // The platform sends the invitation, so its address organizes; the name is the
+        // organizer's own, where their sign-in gave one.
+        format!("ORGANIZER;CN={organizer}:mailto:{}", guest.organizer),
         format!("ATTENDEE;PARTSTAT={partstat};RSVP=FALSE:mailto:{}", guest.email),
     ];
     let ics = lines
