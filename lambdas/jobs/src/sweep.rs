@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use slsplay_projections::read_models::projector::timestamp;
 use slsplay_projections::read_models::{EventByStart, SeatHold};
+use slsplay_projections::schema::ReadModel;
 use slsplay_projections::store::{ReadQueries, ReadStoreError};
 
 /// Rows per read: a window rarely holds more.
@@ -21,26 +22,29 @@ fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
     days
 }
 
-/// Events that start after `from` and at or before `to`, by start time.
-pub async fn starting_between<Q: ReadQueries>(
+/// The rows of each day's partition in sort key order, read from after `after`, up to the
+/// first whose `time` is past `to_key` (one page past the window at most).
+async fn read_until<M, Q>(
     queries: &Q,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<EventByStart>, ReadStoreError> {
-    let (from_key, to_key) = (timestamp(from), timestamp(to));
+    days: Vec<String>,
+    after: Option<String>,
+    to_key: &str,
+    time: impl Fn(&M) -> &str,
+) -> Result<Vec<M>, ReadStoreError>
+where
+    M: ReadModel + Send,
+    Q: ReadQueries,
+{
     let mut found = Vec::new();
-    for day in days(from, to) {
-        // Sort keys are `starts_at#event_id`: anything after `from_key` starts at or after it.
-        let mut after = Some(from_key.clone());
+    for day in days {
+        let mut after = after.clone();
         'pages: loop {
-            let page = queries.page::<EventByStart>(&day, after.as_deref(), PAGE).await?;
+            let page = queries.page::<M>(&day, after.as_deref(), PAGE).await?;
             for row in page.items {
-                if row.starts_at > to_key {
+                if time(&row) > to_key {
                     break 'pages;
                 }
-                if row.starts_at > from_key {
-                    found.push(row);
-                }
+                found.push(row);
             }
             match page.last_sort_key {
                 Some(last) => after = Some(last),
@@ -51,6 +55,25 @@ pub async fn starting_between<Q: ReadQueries>(
     Ok(found)
 }
 
+/// Events that start after `from` and at or before `to`, by start time.
+pub async fn starting_between<Q: ReadQueries>(
+    queries: &Q,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<EventByStart>, ReadStoreError> {
+    let (from_key, to_key) = (timestamp(from), timestamp(to));
+    // Sort keys are `starts_at#event_id`: anything after `from_key` starts at or after it.
+    let rows = read_until(
+        queries,
+        days(from, to),
+        Some(from_key.clone()),
+        &to_key,
+        |e: &EventByStart| &e.starts_at,
+    )
+    .await?;
+    Ok(rows.into_iter().filter(|e| e.starts_at > from_key).collect())
+}
+
 /// Seat holds that ran out at or before `now`, over the last `lookback` (a platform that was
 /// down catches up on what lapsed meanwhile).
 pub async fn holds_lapsed_by<Q: ReadQueries>(
@@ -59,24 +82,14 @@ pub async fn holds_lapsed_by<Q: ReadQueries>(
     lookback: Duration,
 ) -> Result<Vec<SeatHold>, ReadStoreError> {
     let now_key = timestamp(now);
-    let mut found = Vec::new();
-    for day in days(now - lookback, now) {
-        let mut after: Option<String> = None;
-        'pages: loop {
-            let page = queries.page::<SeatHold>(&day, after.as_deref(), PAGE).await?;
-            for hold in page.items {
-                if hold.until > now_key {
-                    break 'pages;
-                }
-                found.push(hold);
-            }
-            match page.last_sort_key {
-                Some(last) => after = Some(last),
-                None => break,
-            }
-        }
-    }
-    Ok(found)
+    read_until(
+        queries,
+        days(now - lookback, now),
+        None,
+        &now_key,
+        |h: &SeatHold| &h.until,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use slsplay_aggregates::{Clock, SystemClock};
 use slsplay_projections::queue::{EmbeddedQueues, QueuePolicy};
 
-use crate::config::{DataDir, DevConfig};
+use crate::config::{DataDir, DevConfig, PublicUrl};
 use crate::dev_oidc::{DevOidc, TestIdentity};
 
 #[derive(Debug, Parser)]
@@ -98,18 +98,6 @@ pub enum ProjectionsCommand {
         #[command(flatten)]
         data_dir: DataDir,
     },
-}
-
-/// Where the platform answers, as `slsplay dev` was given it (`--public-url`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct PublicUrl {
-    /// The platform's public address, as `slsplay dev` was given it.
-    #[arg(
-        long = "public-url",
-        env = "SLSPLAY_PUBLIC_URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub public_url: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -140,6 +140,19 @@ pub struct ApiConfig {
     pub oidc_jwks_url: Option<String>,
 }
 
+/// Where the platform answers: the web app's address, which the links in emails point at, and
+/// where the other commands find a running `slsplay dev`.
+#[derive(Debug, Clone, Args)]
+pub struct PublicUrl {
+    /// The platform's public address (the web app's, where the links in emails point).
+    #[arg(
+        long = "public-url",
+        env = "SLSPLAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub public_url: String,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct MailConfig {
     /// The sender of every email.
@@ -149,13 +162,8 @@ pub struct MailConfig {
         default_value = "slsplay <events@slsplay.localhost>"
     )]
     pub from: String,
-    /// Where people open the links in emails (the web app's address).
-    #[arg(
-        long = "public-url",
-        env = "SLSPLAY_PUBLIC_URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub public_url: String,
+    #[command(flatten)]
+    pub platform: PublicUrl,
     /// Also send every email to this SMTP relay (`host:port`, plain SMTP, no TLS or login:
     /// a local relay or mail catcher). Without it emails only land in the data folder.
     #[arg(long = "smtp", env = "SLSPLAY_SMTP")]
@@ -166,7 +174,9 @@ impl Default for MailConfig {
     fn default() -> Self {
         Self {
             from: "slsplay <events@slsplay.localhost>".into(),
-            public_url: "http://127.0.0.1:3000".into(),
+            platform: PublicUrl {
+                public_url: "http://127.0.0.1:3000".into(),
+            },
             smtp: None,
         }
     }
@@ -176,7 +186,7 @@ impl MailConfig {
     pub fn settings(&self) -> slsplay_projections::email::MailSettings {
         slsplay_projections::email::MailSettings {
             from: self.from.clone(),
-            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            public_url: self.platform.public_url.trim_end_matches('/').to_owned(),
         }
     }
 }

@@ -283,7 +283,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
         None => {
             let provider = Arc::new(DevOidc::open(
                 &data_dir.dev_oidc_key(),
-                &config.mail.public_url,
+                &config.mail.platform.public_url,
                 platform.clock.clone(),
             )?);
             tracing::warn!(
@@ -323,7 +323,7 @@ fn app_state(config: &DevConfig, platform: &Arc<Platform>, address: SocketAddr) 
     let verifier = Arc::new(verifier);
     let dev_payments = Arc::new(DevPayments::new(
         &platform.payment_secret,
-        &config.mail.public_url,
+        &config.mail.platform.public_url,
         platform.clock.clone(),
     ));
     let queries = Queries::Sqlite(platform.queries.clone());

@@ -131,6 +131,7 @@ impl<R: PersistedEventRepository> Emails<R> {
                 | F::DetailsUpdated(_)
                 | F::MediaAttached(_)
                 | F::DraftDeleted { .. }
+                | F::InvitationRevoked { .. }
                 | F::SeatHoldsExpired { .. }
                 | F::GuestNamed { .. }
                 | F::InvitationsClosed { .. }
@@ -202,9 +203,14 @@ impl<R: PersistedEventRepository> Emails<R> {
                 ..
             } => {
                 let cause = format!("reminder:{at}:{}", kind.as_str());
+                // What the confirmation said, headed by how soon: when, and the join link.
+                let soon = match kind {
+                    ReminderKind::DayBefore => "Tomorrow",
+                    ReminderKind::HourBefore => "In an hour",
+                };
                 for id in attending {
                     if let Some(to) = email_of(id) {
-                        let draft = self.reminder(event, &to, *kind, fact_time(fact));
+                        let draft = self.youre_in(event, id, fact_time(fact), soon);
                         out.push((to, cause.clone(), "reminder", draft));
                     }
                 }
@@ -307,28 +313,6 @@ impl<R: PersistedEventRepository> Emails<R> {
             html: format!(
                 "<p>{}: <strong>{}</strong>.</p><p>When: {}<br><a href=\"{}\">Join here</a></p>",
                 html_escape(headline),
-                html_escape(title),
-                html_escape(&when),
-                html_escape(url)
-            ),
-            calendar: Some(ics(event, "REQUEST", 0, decided, self.guest(to, true, &page))),
-        }
-    }
-
-    /// An attending guest's reminder: when, and the join link.
-    fn reminder(&self, event: &VirtualEvent, to: &str, kind: ReminderKind, decided: DateTime<Utc>) -> Draft {
-        let page = self.page(event);
-        let (title, url) = (&event.details.title, &event.details.meeting_url);
-        let when = local_time(event.details.starts_at, &event.details.time_zone);
-        let soon = match kind {
-            ReminderKind::DayBefore => "Tomorrow",
-            ReminderKind::HourBefore => "In an hour",
-        };
-        Draft {
-            subject: format!("{soon}: {title}"),
-            text: format!("{soon}: {title}.\n\nWhen: {when}\nJoin here: {url}\n"),
-            html: format!(
-                "<p>{soon}: <strong>{}</strong>.</p><p>When: {}<br><a href=\"{}\">Join here</a></p>",
                 html_escape(title),
                 html_escape(&when),
                 html_escape(url)

@@ -155,9 +155,6 @@ pub(super) fn attendance_change(moment: &Moment, fact: &EventEnvelope<VirtualEve
         F::InvitationDeclined { invitation_id, .. } if was_attending => {
             Some(format!("{} declined", email(invitation_id)?))
         }
-        F::InvitationRevoked { invitation_id, .. } if was_attending => {
-            Some(format!("{}'s invitation was revoked", email(invitation_id)?))
-        }
         F::WaitlistedGuestsPromoted { promotions, .. } => {
             let moved: Vec<String> = promotions
                 .iter()
@@ -175,15 +172,15 @@ pub(super) fn update(event: &VirtualEvent, change: &str, manage: &str) -> Draft 
     let title = &event.details.title;
     let count = event.attendee_count();
     let headline = format!("{change}. {count} will attend.");
+    let greeting = greeting(event);
     Draft {
         subject: format!("Guest list: {change} ({title})"),
         text: format!(
-            "{}\n\nA change since your guest list for {title}: {headline}\n\nGuest list: {manage}\n",
-            greeting(event)
+            "{greeting}\n\nA change since your guest list for {title}: {headline}\n\nGuest list: {manage}\n"
         ),
         html: format!(
             "<p>{}</p><p>A change since your guest list for <strong>{}</strong>: {}</p><p><a href=\"{}\">Guest list</a></p>",
-            html_escape(&greeting(event)),
+            html_escape(&greeting),
             html_escape(title),
             html_escape(&headline),
             html_escape(manage),

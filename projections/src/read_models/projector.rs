@@ -330,11 +330,8 @@ async fn archive<T: ReadTx + Send>(tx: &mut T, page: &EventPage) -> Result<(), R
         }
         tx.delete::<GuestListEntry>(&guest.key()).await?;
     }
-    let start = Key::with_sort(
-        start_day(&page.starts_at),
-        format!("{}#{event_id}", page.starts_at),
-    );
-    tx.delete::<EventByStart>(&start).await?;
+    tx.delete::<EventByStart>(&by_start_key(&page.starts_at, event_id))
+        .await?;
     tx.delete::<OrganizerEvent>(&Key::with_sort(page.organizer.clone(), event_id))
         .await?;
     tx.delete::<MeetingLink>(&Key::new(event_id)).await?;
@@ -436,9 +433,7 @@ async fn sync_event_lists<T: ReadTx + Send>(
     fact: &F,
 ) -> Result<(), ReadStoreError> {
     let organizer_key = Key::with_sort(page.organizer.clone(), page.event_id.clone());
-    let start_key =
-        |starts_at: &str| Key::with_sort(start_day(starts_at), format!("{starts_at}#{}", page.event_id));
-    let old_start = start_key(previous_start);
+    let old_start = by_start_key(previous_start, &page.event_id);
     let previous = tx.get::<EventByStart>(&old_start).await?;
     if page.status.is_deleted() {
         tx.delete::<OrganizerEvent>(&organizer_key).await?;
@@ -488,6 +483,11 @@ async fn sync_event_lists<T: ReadTx + Send>(
 }
 
 /// The UTC day of an RFC 3339 UTC timestamp, as `YYYY-MM-DD`.
+/// The key of an event's `events_by_start` row.
+fn by_start_key(starts_at: &str, event_id: &str) -> Key {
+    Key::with_sort(start_day(starts_at), format!("{starts_at}#{event_id}"))
+}
+
 fn start_day(starts_at: &str) -> String {
     starts_at.get(..10).unwrap_or(starts_at).to_owned()
 }
