@@ -292,7 +292,8 @@ fn InvitationView(
                     {calendar.map(|href| view! {
                         <p><a class="button" href=href download="invitation.ics">"Add to calendar"</a></p>
                     })}
-                    <div class="actions">
+                    // Answers are taken until the start; after it the buttons would only be refused.
+                    <div class="actions" hidden={move || now.get() >= starts_ms}>
                         <button
                             class="primary"
                             disabled=move || pending.get() || matches!(rsvp.as_str(), "attending" | "waitlisted" | "seat_held")
